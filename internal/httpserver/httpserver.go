@@ -1,0 +1,246 @@
+// Package httpserver holds what every sagaflow HTTP component shares: the chi router with
+// request-id, access-log and panic middleware, the Huma API configuration, health and
+// readiness endpoints, and graceful shutdown.
+package httpserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humachi"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/sagaflow/sagaflow/internal/problem"
+	"github.com/sagaflow/sagaflow/internal/requestid"
+)
+
+// NewRouter returns a chi router with the middleware every component uses. The
+// middleware is installed before Huma is attached, as Huma requires.
+func NewRouter(logger *slog.Logger) *chi.Mux {
+	r := chi.NewRouter()
+	r.Use(withRequestID, accessLog(logger), recoverer(logger))
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, problem.New(http.StatusNotFound, problem.CodeNotFound, "no such resource"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, problem.New(http.StatusMethodNotAllowed, problem.CodeValidation, "method not allowed on this resource"))
+	})
+	return r
+}
+
+// NewAPI attaches a Huma API to r, serving OpenAPI 3.1 at /openapi.json (and .yaml) and
+// docs at /docs.
+func NewAPI(r chi.Router, title, version, description string) huma.API {
+	cfg := huma.DefaultConfig(title, version)
+	cfg.Info.Description = description
+	// No $schema links in bodies: clients get plain documents that match the spec.
+	cfg.CreateHooks = nil
+	return humachi.New(r, cfg)
+}
+
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(requestid.Header)
+		if !requestid.Valid(id) {
+			id = requestid.New()
+		}
+		w.Header().Set(requestid.Header, id)
+		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			rec := &statusRecorder{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+				return
+			}
+			level := slog.LevelInfo
+			if rec.status >= 500 {
+				level = slog.LevelError
+			}
+			logger.Log(r.Context(), level, "http request",
+				"method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000)
+		})
+	}
+}
+
+func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					logger.ErrorContext(r.Context(), "panic while serving request", "panic", v)
+					writeProblem(w, problem.Internal())
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func writeProblem(w http.ResponseWriter, p *huma.ErrorModel) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// Check reports whether one dependency is usable.
+type Check func(ctx context.Context) error
+
+// Readiness answers /readyz: ready while every check passes and the server is not draining.
+type Readiness struct {
+	draining atomic.Bool
+	checks   map[string]Check
+}
+
+// NewReadiness returns a readiness gate over the named checks.
+func NewReadiness(checks map[string]Check) *Readiness {
+	return &Readiness{checks: checks}
+}
+
+// Drain makes /readyz fail from now on, so load balancers stop sending new work.
+func (r *Readiness) Drain() { r.draining.Store(true) }
+
+// MountHealth adds GET /healthz (the process answers) and GET /readyz (its dependencies answer).
+func MountHealth(router chi.Router, ready *Readiness) {
+	router.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	router.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		status, report := ready.evaluate(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(report)
+	})
+}
+
+func (r *Readiness) evaluate(ctx context.Context) (int, map[string]string) {
+	report := map[string]string{}
+	if r.draining.Load() {
+		report["status"] = "draining"
+		return http.StatusServiceUnavailable, report
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	healthy := true
+	for name, check := range r.checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := check(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				healthy = false
+				report[name] = "unavailable"
+				return
+			}
+			report[name] = "ok"
+		}()
+	}
+	wg.Wait()
+	if !healthy {
+		report["status"] = "not ready"
+		return http.StatusServiceUnavailable, report
+	}
+	report["status"] = "ready"
+	return http.StatusOK, report
+}
+
+// ShutdownTiming says how a server stops: how long it keeps serving while failing
+// readiness (so the load balancer notices), then how long in-flight requests may take.
+// Embed it in a component's Config to read it from the environment.
+type ShutdownTiming struct {
+	DrainDelay time.Duration `envconfig:"SHUTDOWN_DRAIN_DELAY" default:"1s"`
+	Timeout    time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"20s"`
+}
+
+// Serve runs srv on ln until ctx is done, then drains gracefully: readiness fails
+// first, new connections stop after DrainDelay, and in-flight requests get Timeout to finish.
+func Serve(ctx context.Context, logger *slog.Logger, srv *http.Server, ln net.Listener, ready *Readiness, timing ShutdownTiming) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining", "drain_delay", timing.DrainDelay.String())
+	ready.Drain()
+	time.Sleep(timing.DrainDelay)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timing.Timeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// ListenAndServe listens on addr and runs Serve.
+func ListenAndServe(ctx context.Context, logger *slog.Logger, addr string, handler http.Handler, ready *Readiness, timing ShutdownTiming) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return Serve(ctx, logger, NewServer(handler, logger), ln, ready, timing)
+}
+
+// NewServer returns an http.Server with timeouts that protect against slow clients.
+func NewServer(handler http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}

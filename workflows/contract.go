@@ -1,0 +1,166 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Task queues: the saga workflows run on one, each service's activities on their own,
+// so every pool can be scaled alone.
+const (
+	TaskQueueSagas     = "sagas"
+	TaskQueueOrders    = "orders"
+	TaskQueuePayments  = "payments"
+	TaskQueueInventory = "inventory"
+)
+
+// OrderSagaName is the registered workflow type name.
+const OrderSagaName = "OrderSaga"
+
+// Signal and query names; operators send the signals with `temporal workflow signal`
+// (or `tctl workflow signal`) and a Decision as JSON input.
+const (
+	SignalApprove = "approve"
+	SignalReject  = "reject"
+	SignalCancel  = "cancel"
+	QueryStatus   = "status"
+)
+
+// WorkflowID is the saga's workflow id for an order; it makes Temporal refuse a second
+// saga for the same order.
+func WorkflowID(orderID string) string { return "order-" + orderID }
+
+// Order statuses, as the order service records them and the saga reports them.
+const (
+	StatusPending            = "PENDING"
+	StatusReserved           = "RESERVED"
+	StatusAuthorized         = "AUTHORIZED"
+	StatusAwaitingApproval   = "AWAITING_APPROVAL"
+	StatusCaptured           = "CAPTURED"
+	StatusCompensating       = "COMPENSATING"
+	StatusCompensationFailed = "COMPENSATION_FAILED"
+	StatusConfirmed          = "CONFIRMED"
+	StatusCancelled          = "CANCELLED"
+	StatusFailed             = "FAILED"
+)
+
+// IsTerminal reports whether an order status is final.
+func IsTerminal(status string) bool {
+	return status == StatusConfirmed || status == StatusCancelled || status == StatusFailed
+}
+
+// Search attributes that make sagas findable in the Web UI and with `temporal workflow list --query`.
+var (
+	SearchOrderStatus         = temporal.NewSearchAttributeKeyKeyword("OrderStatus")
+	SearchCustomerID          = temporal.NewSearchAttributeKeyKeyword("CustomerId")
+	SearchCompensationFailing = temporal.NewSearchAttributeKeyBool("CompensationFailing")
+)
+
+// SearchAttributeTypes lists the custom search attributes and their Temporal types, for
+// registering them on a server (`temporal server start-dev --search-attribute NAME=TYPE`).
+func SearchAttributeTypes() map[string]string {
+	return map[string]string{
+		SearchOrderStatus.GetName():         "Keyword",
+		SearchCustomerID.GetName():          "Keyword",
+		SearchCompensationFailing.GetName(): "Bool",
+	}
+}
+
+// OrderLine is one requested line: a SKU and a positive quantity.
+type OrderLine struct {
+	SKU      string `json:"sku"`
+	Quantity int64  `json:"quantity"`
+}
+
+// OrderInput starts a saga. Prices are never taken from the client: the saga gets them
+// from the catalog when it reserves the stock.
+type OrderInput struct {
+	OrderID      string      `json:"order_id"`
+	CustomerID   string      `json:"customer_id"`
+	Lines        []OrderLine `json:"lines"`
+	PaymentToken string      `json:"payment_token"`
+	// RequestID correlates every log line of this order across processes.
+	RequestID string `json:"request_id,omitempty"`
+	// ApprovalThreshold, in minor units: totals at or above it wait for approval (0 = never).
+	ApprovalThreshold int64 `json:"approval_threshold"`
+	// ApprovalTimeout rejects a held order nobody answered.
+	ApprovalTimeout time.Duration `json:"approval_timeout"`
+}
+
+// Decision is the payload of the approve, reject and cancel signals.
+type Decision struct {
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Step names; each is also the suffix of the idempotency key the step sends
+// ("<workflow id>/<step>").
+const (
+	StepCreateOrder      = "create-order"
+	StepReserveStock     = "reserve-stock"
+	StepPriceOrder       = "price-order"
+	StepAuthorizePayment = "authorize-payment"
+	StepAwaitApproval    = "await-approval"
+	StepCapturePayment   = "capture-payment"
+	StepCommitStock      = "commit-stock"
+	StepConfirmOrder     = "confirm-order"
+	StepReleaseStock     = "release-stock"
+	StepVoidPayment      = "void-payment"
+	StepCloseOrder       = "close-order"
+)
+
+// Step states reported by the status query.
+const (
+	StepPending     = "pending"
+	StepRunning     = "running"
+	StepCompleted   = "completed"
+	StepFailed      = "failed"
+	StepSkipped     = "skipped"
+	StepCompensated = "compensated"
+)
+
+// StepState is one step of the saga as the status query reports it.
+type StepState struct {
+	Name     string `json:"name"`
+	Status   string `json:"status"`
+	Attempts int32  `json:"attempts"`
+	Error    string `json:"error,omitempty"`
+}
+
+// PricedLine is an order line with the catalog price the saga reserved it at.
+type PricedLine struct {
+	SKU       string `json:"sku"`
+	Name      string `json:"name"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice int64  `json:"unit_price"`
+	LineTotal int64  `json:"line_total"`
+}
+
+// SagaStatus is the answer to the status query.
+type SagaStatus struct {
+	OrderID       string       `json:"order_id"`
+	Status        string       `json:"status"`
+	CurrentStep   string       `json:"current_step,omitempty"`
+	Steps         []StepState  `json:"steps"`
+	Compensations []StepState  `json:"compensations"`
+	FailureReason string       `json:"failure_reason,omitempty"`
+	Lines         []PricedLine `json:"lines,omitempty"`
+	Total         int64        `json:"total"`
+	Currency      string       `json:"currency,omitempty"`
+	// PastPivot is true once the capture started: from then on the saga only goes forward
+	// and cancel is refused.
+	PastPivot bool `json:"past_pivot"`
+	// Decision is the approval answer, when one was given.
+	Decision     *Decision `json:"decision,omitempty"`
+	DecisionKind string    `json:"decision_kind,omitempty"`
+}
+
+// SagaResult is the workflow's result: the order's terminal state.
+type SagaResult struct {
+	OrderID       string `json:"order_id"`
+	Status        string `json:"status"`
+	FailureReason string `json:"failure_reason,omitempty"`
+	Total         int64  `json:"total"`
+	Currency      string `json:"currency,omitempty"`
+}
