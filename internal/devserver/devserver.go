@@ -35,6 +35,20 @@ type Config struct {
 	Stderr        io.Writer
 }
 
+// FastDispatch is dynamic config for the single-shard dev server. By default its history
+// queues poll at most 20 times a second and task queues have 4 partitions; measured on a
+// workflow of five no-op activities that gives p50 550 ms with 2 s stalls when a task lands
+// on a partition nobody polls. With these values the same workflow takes p50 50 ms, max 97 ms.
+// Tests, `make run` and the benchmark use the same values.
+func FastDispatch() map[string]string {
+	return map[string]string{
+		"history.transferProcessorMaxPollRPS":  "10000",
+		"history.timerProcessorMaxPollRPS":     "10000",
+		"matching.numTaskqueueReadPartitions":  "1",
+		"matching.numTaskqueueWritePartitions": "1",
+	}
+}
+
 // Server is a running dev server this process started.
 type Server struct {
 	cmd      *exec.Cmd

@@ -42,6 +42,8 @@ func NewRouter(logger *slog.Logger) *chi.Mux {
 func NewAPI(r chi.Router, title, version, description string) huma.API {
 	cfg := huma.DefaultConfig(title, version)
 	cfg.Info.Description = description
+	// Relative to wherever the document is served, so one document fits every deployment.
+	cfg.Servers = []*huma.Server{{URL: "/", Description: "the host serving this document"}}
 	// No $schema links in bodies: clients get plain documents that match the spec.
 	cfg.CreateHooks = nil
 	return humachi.New(r, cfg)

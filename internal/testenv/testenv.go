@@ -156,7 +156,7 @@ func TemporalAddress(t testing.TB) string {
 		temporal.server, temporal.err = devserver.Start(ctx, devserver.Config{
 			Binary:           bin,
 			SearchAttributes: workflows.SearchAttributeTypes(),
-			DynamicConfig:    FastDispatch(),
+			DynamicConfig:    devserver.FastDispatch(),
 		})
 		if temporal.err == nil {
 			temporal.addr = temporal.server.HostPort
@@ -166,12 +166,6 @@ func TemporalAddress(t testing.TB) string {
 		t.Fatalf("testenv: Temporal dev server: %v", temporal.err)
 	}
 	return temporal.addr
-}
-
-// FastDispatch is dynamic config that lets the single-shard dev server hand out tasks
-// without its default poll-rate pause; tests and `make run` use the same values.
-func FastDispatch() map[string]string {
-	return map[string]string{}
 }
 
 // TemporalClient dials the test Temporal server; the client closes when the test ends.

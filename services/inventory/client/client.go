@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/sagaflow/sagaflow/internal/svcclient"
@@ -82,6 +83,38 @@ type ReservationList struct {
 	Items []Reservation `json:"items"`
 }
 
+// ReservationFilter selects reservations for operators and audits; zero values mean "any".
+type ReservationFilter struct {
+	Status  string
+	OrderID string
+	Limit   int
+}
+
+// Stock movement kinds recorded in the ledger.
+const (
+	MovementRestock = "RESTOCK"
+	MovementReserve = "RESERVE"
+	MovementRelease = "RELEASE"
+	MovementCommit  = "COMMIT"
+)
+
+// StockMovement is one entry of a product's stock ledger.
+type StockMovement struct {
+	ID            int64     `json:"id"`
+	SKU           string    `json:"sku"`
+	OrderID       string    `json:"order_id,omitempty" doc:"Absent for restocks"`
+	Kind          string    `json:"kind" enum:"RESTOCK,RESERVE,RELEASE,COMMIT"`
+	Quantity      int64     `json:"quantity"`
+	OnHandAfter   int64     `json:"on_hand_after"`
+	ReservedAfter int64     `json:"reserved_after"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// StockMovementList is a page of ledger entries, oldest first.
+type StockMovementList struct {
+	Items []StockMovement `json:"items"`
+}
+
 // Client calls the inventory service.
 type Client struct{ c *svcclient.Client }
 
@@ -144,5 +177,44 @@ func (c *Client) Commit(ctx context.Context, orderID, idempotencyKey string) (Re
 func (c *Client) GetReservation(ctx context.Context, orderID string) (Reservation, error) {
 	var out Reservation
 	err := c.c.Do(ctx, http.MethodGet, "/reservations/"+url.PathEscape(orderID), "", nil, &out)
+	return out, err
+}
+
+// ListReservations returns reservations matching f, newest first.
+func (c *Client) ListReservations(ctx context.Context, f ReservationFilter) (ReservationList, error) {
+	q := url.Values{}
+	if f.Status != "" {
+		q.Set("status", f.Status)
+	}
+	if f.OrderID != "" {
+		q.Set("order_id", f.OrderID)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	path := "/reservations"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out ReservationList
+	err := c.c.Do(ctx, http.MethodGet, path, "", nil, &out)
+	return out, err
+}
+
+// ListMovements returns a product's ledger entries with id greater than after, oldest first.
+func (c *Client) ListMovements(ctx context.Context, sku string, after int64, limit int) (StockMovementList, error) {
+	q := url.Values{}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/products/" + url.PathEscape(sku) + "/movements"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out StockMovementList
+	err := c.c.Do(ctx, http.MethodGet, path, "", nil, &out)
 	return out, err
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/sagaflow/sagaflow/internal/svcclient"
@@ -70,6 +71,12 @@ type Payment struct {
 	UpdatedAt    time.Time     `json:"updated_at"`
 }
 
+// PaymentList is a page of payments ordered by order id.
+type PaymentList struct {
+	Items []Payment `json:"items"`
+	Next  string    `json:"next,omitempty" doc:"Pass as 'after' to read the next page; absent on the last page"`
+}
+
 // Client calls the payment service.
 type Client struct{ c *svcclient.Client }
 
@@ -111,5 +118,28 @@ func (c *Client) Refund(ctx context.Context, orderID, idempotencyKey string, req
 func (c *Client) Get(ctx context.Context, orderID string) (Payment, error) {
 	var out Payment
 	err := c.c.Do(ctx, http.MethodGet, "/payments/"+url.PathEscape(orderID), "", nil, &out)
+	return out, err
+}
+
+// List returns a page of payments ordered by order id, for operators and audits: only those
+// with status when it is set, starting after the order id after, at most limit (0 means the
+// service default).
+func (c *Client) List(ctx context.Context, status, after string, limit int) (PaymentList, error) {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/payments"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var out PaymentList
+	err := c.c.Do(ctx, http.MethodGet, path, "", nil, &out)
 	return out, err
 }

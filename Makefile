@@ -1,0 +1,32 @@
+# sagaflow: `make run` runs the whole system locally, `make test` runs every test.
+TEMPORAL_CLI_VERSION := v1.5.1
+GO ?= go
+export GOFLAGS := -buildvcs=false
+
+.PHONY: run test build openapi lint-openapi bench clean
+
+bin/temporal:
+	@echo "building the temporal CLI $(TEMPORAL_CLI_VERSION) into ./bin (first time takes a few minutes)"
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+build:
+	$(GO) build -o bin/sagaflow ./cmd/sagaflow
+
+run: bin/temporal build
+	./bin/sagaflow dev
+
+# Every test, on real PostgreSQL, Redis and a Temporal dev server the harness starts.
+test: bin/temporal
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) lint-openapi
+
+# Regenerate the committed OpenAPI documents from the code.
+openapi:
+	$(GO) run ./cmd/sagaflow openapi --out api/openapi
+
+lint-openapi:
+	npx --yes @redocly/cli@2.77.0 lint --config api/openapi/redocly.yaml api/openapi/public.yaml api/openapi/order.yaml api/openapi/payment.yaml api/openapi/inventory.yaml
+
+clean:
+	rm -rf bin .run .bench

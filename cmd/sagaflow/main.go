@@ -1,0 +1,289 @@
+// Command sagaflow is the single binary of the system: each component is a subcommand,
+// so every container and every local process runs the same build.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/sagaflow/sagaflow/api"
+	"github.com/sagaflow/sagaflow/internal/devstack"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/postgres"
+	"github.com/sagaflow/sagaflow/schema"
+	"github.com/sagaflow/sagaflow/services/inventory"
+	"github.com/sagaflow/sagaflow/services/order"
+	"github.com/sagaflow/sagaflow/services/payment"
+	"github.com/sagaflow/sagaflow/workers"
+)
+
+const usage = `usage: sagaflow <command> [flags]
+
+commands:
+  dev                      run the whole system locally (Temporal dev server, PostgreSQL, Redis,
+                           migrations, demo catalog, every service, every worker pool and the API)
+  api                      run the public API
+  service order|payment|inventory
+                           run one service
+  worker --pool NAME[,NAME]
+                           run worker pools: sagas, orders, payments, inventory, or all
+  migrate [--service NAME] apply the SQL migrations of every (or one) service database
+  seed                     load the demo catalog through the inventory service (INVENTORY_SERVICE_URL)
+  openapi [--out DIR]      write the OpenAPI documents of the API and every service
+  healthcheck URL          exit 0 when URL answers 2xx (container health checks; images have no curl)
+
+Every command reads its configuration from the environment; see README.md.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	logger := logging.New(stderr, os.Getenv("LOG_LEVEL"), args[0])
+	var err error
+	switch args[0] {
+	case "dev":
+		err = runDev(ctx, args[1:], stdout, stderr)
+	case "api":
+		err = runAPI(ctx, logger)
+	case "service":
+		err = runService(ctx, args[1:], stderr)
+	case "worker":
+		err = runWorker(ctx, args[1:], logger)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], logger)
+	case "seed":
+		err = runSeed(ctx, logger)
+	case "openapi":
+		err = runOpenAPI(args[1:], stdout)
+	case "healthcheck":
+		err = runHealthcheck(ctx, args[1:])
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		var usageErr *usageError
+		if errors.As(err, &usageErr) {
+			fmt.Fprintf(stderr, "%v\n\n%s", err, usage)
+			return 2
+		}
+		logger.Error("exiting on error", "error", err.Error())
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// loadConfig reads a component's configuration from the environment and validates it,
+// so a bad variable stops the process at once with its name in the message.
+func loadConfig(cfg interface{ Validate() error }) error {
+	if err := envconfig.Process("", cfg); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return nil
+}
+
+func runAPI(ctx context.Context, logger *slog.Logger) error {
+	var cfg api.Config
+	if err := loadConfig(&cfg); err != nil {
+		return err
+	}
+	return api.Run(ctx, cfg, logger)
+}
+
+func runService(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) != 1 {
+		return &usageError{"service: name one service: order, payment or inventory"}
+	}
+	logger := logging.New(stderr, os.Getenv("LOG_LEVEL"), args[0])
+	switch args[0] {
+	case "order":
+		var cfg order.Config
+		if err := loadConfig(&cfg); err != nil {
+			return err
+		}
+		return order.Run(ctx, cfg, logger)
+	case "payment":
+		var cfg payment.Config
+		if err := loadConfig(&cfg); err != nil {
+			return err
+		}
+		return payment.Run(ctx, cfg, logger)
+	case "inventory":
+		var cfg inventory.Config
+		if err := loadConfig(&cfg); err != nil {
+			return err
+		}
+		return inventory.Run(ctx, cfg, logger)
+	}
+	return &usageError{fmt.Sprintf("service: unknown service %q", args[0])}
+}
+
+func runWorker(ctx context.Context, args []string, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	pools := fs.String("pool", os.Getenv("WORKER_POOL"), "comma-separated pools: sagas, orders, payments, inventory, all")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	if *pools == "" {
+		return &usageError{"worker: --pool (or WORKER_POOL) is required"}
+	}
+	names := strings.Split(*pools, ",")
+	var cfg workers.Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if err := cfg.Validate(names); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return workers.Run(ctx, cfg, names, logger)
+}
+
+func runMigrate(ctx context.Context, args []string, logger *slog.Logger) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	only := fs.String("service", "", "migrate only this service's database")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	for _, service := range schema.Services() {
+		if *only != "" && *only != service {
+			continue
+		}
+		variable := strings.ToUpper(service) + "_DATABASE_URL"
+		dsn := os.Getenv(variable)
+		if dsn == "" {
+			return fmt.Errorf("configuration: %s is required", variable)
+		}
+		if err := migrate(ctx, dsn, service); err != nil {
+			return err
+		}
+		logger.Info("migrated", "service", service, "database", postgres.DatabaseName(dsn))
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, dsn, service string) error {
+	db, err := postgres.Open(ctx, dsn, 2)
+	if err != nil {
+		return fmt.Errorf("%s database: %w", service, err)
+	}
+	defer db.Close()
+	migrations, err := schema.For(service)
+	if err != nil {
+		return err
+	}
+	return postgres.Migrate(ctx, db, migrations)
+}
+
+func runSeed(ctx context.Context, logger *slog.Logger) error {
+	url := os.Getenv("INVENTORY_SERVICE_URL")
+	if url == "" {
+		return errors.New("configuration: INVENTORY_SERVICE_URL is required")
+	}
+	n, err := devstack.SeedCatalog(ctx, url)
+	if err != nil {
+		return err
+	}
+	logger.Info("demo catalog loaded", "products", n)
+	return nil
+}
+
+func runHealthcheck(ctx context.Context, args []string) error {
+	if len(args) != 1 {
+		return &usageError{"healthcheck: give one URL, e.g. http://127.0.0.1:8080/readyz"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return &usageError{"healthcheck: " + err.Error()}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s answered %d", args[0], resp.StatusCode)
+	}
+	return nil
+}
+
+func runOpenAPI(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("openapi", flag.ContinueOnError)
+	out := fs.String("out", "api/openapi", "folder to write the documents to")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	docs, err := Documents()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	for name, body := range docs {
+		path := filepath.Join(*out, name)
+		if err := os.WriteFile(path, body, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "wrote", path)
+	}
+	return nil
+}
+
+// Documents renders every OpenAPI document by file name: the 3.1 document of each
+// component, plus a 3.0 rendering of the public API for generators that need it.
+func Documents() (map[string][]byte, error) {
+	specs := map[string]*huma.OpenAPI{
+		"public":    api.Spec(),
+		"order":     order.Spec(),
+		"payment":   payment.Spec(),
+		"inventory": inventory.Spec(),
+	}
+	docs := map[string][]byte{}
+	for name, spec := range specs {
+		body, err := spec.YAML()
+		if err != nil {
+			return nil, fmt.Errorf("render %s spec: %w", name, err)
+		}
+		docs[name+".yaml"] = body
+	}
+	down, err := api.Spec().DowngradeYAML()
+	if err != nil {
+		return nil, fmt.Errorf("render public 3.0 spec: %w", err)
+	}
+	docs["public-3.0.yaml"] = down
+	return docs, nil
+}

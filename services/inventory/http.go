@@ -1,0 +1,320 @@
+package inventory
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"reflect"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/sagaflow/sagaflow/internal/httpserver"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/problem"
+	"github.com/sagaflow/sagaflow/services/inventory/client"
+)
+
+// API identity in the OpenAPI document.
+const (
+	apiTitle       = "sagaflow inventory service"
+	apiVersion     = "1.0.0"
+	apiDescription = "Product catalog with stock levels, and per-order stock reservations " +
+		"(reserve all lines or none, release, commit). Every mutating POST takes an " +
+		"Idempotency-Key header: a repeated key with the same request returns the recorded answer."
+)
+
+const (
+	tagProducts     = "products"
+	tagReservations = "reservations"
+)
+
+type skuPath struct {
+	SKU string `path:"sku" minLength:"1" maxLength:"64" doc:"Stock keeping unit"`
+}
+
+type orderPath struct {
+	OrderID string `path:"order_id" minLength:"1" maxLength:"64" doc:"Order the reservation belongs to"`
+}
+
+type upsertProductInput struct {
+	SKU  string `path:"sku" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$" doc:"Stock keeping unit"`
+	Body client.UpsertProductRequest
+}
+
+type restockInput struct {
+	SKU            string `path:"sku" minLength:"1" maxLength:"64" doc:"Stock keeping unit"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; repeats return the recorded answer"`
+	Body           client.RestockRequest
+}
+
+type listMovementsInput struct {
+	SKU   string `path:"sku" minLength:"1" maxLength:"64" doc:"Stock keeping unit"`
+	After int64  `query:"after" minimum:"0" doc:"Return entries with a greater id (the last id of the previous page)"`
+	Limit int    `query:"limit" minimum:"1" maximum:"1000" default:"100"`
+}
+
+type reserveInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; repeats return the recorded answer"`
+	Body           client.ReserveRequest
+}
+
+type settleInput struct {
+	OrderID        string `path:"order_id" minLength:"1" maxLength:"64" doc:"Order the reservation belongs to"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; repeats return the recorded answer"`
+}
+
+type listReservationsInput struct {
+	Status  string `query:"status" enum:"RESERVED,RELEASED,COMMITTED" doc:"Only reservations in this status"`
+	OrderID string `query:"order_id" maxLength:"64" doc:"Only this order's reservation"`
+	Limit   int    `query:"limit" minimum:"1" maximum:"1000" default:"100"`
+}
+
+type productOutput struct {
+	Body client.Product
+}
+
+type productWithStatusOutput struct {
+	Status int
+	Body   client.Product
+}
+
+type productListOutput struct {
+	Body client.ProductList
+}
+
+type movementListOutput struct {
+	Body client.StockMovementList
+}
+
+type reservationOutput struct {
+	Body client.Reservation
+}
+
+type reservationWithStatusOutput struct {
+	Status int
+	Body   client.Reservation
+}
+
+type reservationListOutput struct {
+	Body client.ReservationList
+}
+
+type handlers struct {
+	svc    *Service
+	logger *slog.Logger
+}
+
+// fail is where every handler error becomes what the client sees: domain refusals become
+// their problem; anything else is logged with the request id and hidden behind a generic 500.
+func (h *handlers) fail(ctx context.Context, op string, err error) error {
+	if p, ok := asProblem(err); ok {
+		return p
+	}
+	h.logger.ErrorContext(ctx, "request failed", "operation", op, "error", err.Error())
+	return problem.Internal()
+}
+
+// Register adds the inventory operations to api. It does not touch the database.
+func Register(api huma.API, svc *Service) {
+	h := &handlers{svc: svc, logger: svc.logger}
+	if h.logger == nil {
+		h.logger = logging.Discard()
+	}
+	reservationSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(client.Reservation{}), true, "Reservation")
+	productSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(client.Product{}), true, "Product")
+
+	huma.Register(api, huma.Operation{
+		OperationID:   "upsert-product",
+		Method:        http.MethodPut,
+		Path:          "/products/{sku}",
+		Summary:       "Create or update a catalog entry",
+		Description:   "Sets the name and price of a product. Stock levels change only through restocks and reservations. Returns 201 when the product is new.",
+		Tags:          []string{tagProducts},
+		DefaultStatus: http.StatusOK,
+		Responses: map[string]*huma.Response{
+			"201": {Description: "Product created", Content: map[string]*huma.MediaType{"application/json": {Schema: productSchema}}},
+		},
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *upsertProductInput) (*productWithStatusOutput, error) {
+		p, created, err := h.svc.UpsertProduct(ctx, in.SKU, in.Body)
+		if err != nil {
+			return nil, h.fail(ctx, "upsert-product", err)
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		return &productWithStatusOutput{Status: status, Body: p}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-products",
+		Method:      http.MethodGet,
+		Path:        "/products",
+		Summary:     "List the catalog with stock levels",
+		Description: "Every product ordered by SKU.",
+		Tags:        []string{tagProducts},
+	}, func(ctx context.Context, _ *struct{}) (*productListOutput, error) {
+		list, err := h.svc.ListProducts(ctx)
+		if err != nil {
+			return nil, h.fail(ctx, "list-products", err)
+		}
+		return &productListOutput{Body: list}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-product",
+		Method:      http.MethodGet,
+		Path:        "/products/{sku}",
+		Summary:     "Get a product with its stock levels",
+		Tags:        []string{tagProducts},
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *skuPath) (*productOutput, error) {
+		p, err := h.svc.GetProduct(ctx, in.SKU)
+		if err != nil {
+			return nil, h.fail(ctx, "get-product", err)
+		}
+		return &productOutput{Body: p}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "restock-product",
+		Method:      http.MethodPost,
+		Path:        "/products/{sku}/restock",
+		Summary:     "Add units to a product's stock",
+		Description: "Adds the quantity to on hand stock once per Idempotency-Key and records it in the stock ledger.",
+		Tags:        []string{tagProducts},
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *restockInput) (*productOutput, error) {
+		p, err := h.svc.Restock(ctx, in.SKU, in.IdempotencyKey, in.Body)
+		if err != nil {
+			return nil, h.fail(ctx, "restock-product", err)
+		}
+		return &productOutput{Body: p}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-stock-movements",
+		Method:      http.MethodGet,
+		Path:        "/products/{sku}/movements",
+		Summary:     "List a product's stock ledger",
+		Description: "Every restock, reserve, release and commit of the product with the levels after it, oldest first. Page with `after` set to the last id seen.",
+		Tags:        []string{tagProducts},
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *listMovementsInput) (*movementListOutput, error) {
+		list, err := h.svc.ListMovements(ctx, in.SKU, in.After, in.Limit)
+		if err != nil {
+			return nil, h.fail(ctx, "list-stock-movements", err)
+		}
+		return &movementListOutput{Body: list}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "reserve-stock",
+		Method:      http.MethodPost,
+		Path:        "/reservations",
+		Summary:     "Reserve stock for every line of an order, or none",
+		Description: "Holds stock for all lines in one transaction, priced from the catalog. Lines with the same SKU are merged " +
+			"(quantities summed). Unknown SKUs (unknown-sku) and short lines (out-of-stock) are each named in the problem's errors. " +
+			"Returns 201 for a new reservation and 200 when the order already holds the same lines (RESERVED or COMMITTED). " +
+			"An order whose reservation was released (including a release that arrived first) is refused with 409 reservation-released.",
+		Tags:          []string{tagReservations},
+		DefaultStatus: http.StatusCreated,
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The order already holds this reservation", Content: map[string]*huma.MediaType{"application/json": {Schema: reservationSchema}}},
+		},
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *reserveInput) (*reservationWithStatusOutput, error) {
+		r, created, err := h.svc.Reserve(ctx, in.IdempotencyKey, in.Body)
+		if err != nil {
+			return nil, h.fail(ctx, "reserve-stock", err)
+		}
+		status := http.StatusOK
+		if created {
+			status = http.StatusCreated
+		}
+		return &reservationWithStatusOutput{Status: status, Body: r}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "release-stock",
+		Method:      http.MethodPost,
+		Path:        "/reservations/{order_id}/release",
+		Summary:     "Release an order's reserved stock",
+		Description: "Gives reserved stock back. Releasing an order without a reservation records a RELEASED marker that refuses a later reserve. " +
+			"Releasing again is a no-op; a committed reservation is refused with 409 reservation-committed.",
+		Tags:   []string{tagReservations},
+		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *settleInput) (*reservationOutput, error) {
+		r, err := h.svc.Release(ctx, in.OrderID, in.IdempotencyKey)
+		if err != nil {
+			return nil, h.fail(ctx, "release-stock", err)
+		}
+		return &reservationOutput{Body: r}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "commit-stock",
+		Method:      http.MethodPost,
+		Path:        "/reservations/{order_id}/commit",
+		Summary:     "Commit an order's reserved stock as sold",
+		Description: "Removes the reserved units from stock. Committing again is a no-op; a released reservation is refused with 409 reservation-released.",
+		Tags:        []string{tagReservations},
+		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *settleInput) (*reservationOutput, error) {
+		r, err := h.svc.Commit(ctx, in.OrderID, in.IdempotencyKey)
+		if err != nil {
+			return nil, h.fail(ctx, "commit-stock", err)
+		}
+		return &reservationOutput{Body: r}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-reservation",
+		Method:      http.MethodGet,
+		Path:        "/reservations/{order_id}",
+		Summary:     "Get an order's reservation",
+		Tags:        []string{tagReservations},
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *orderPath) (*reservationOutput, error) {
+		r, err := h.svc.GetReservation(ctx, in.OrderID)
+		if err != nil {
+			return nil, h.fail(ctx, "get-reservation", err)
+		}
+		return &reservationOutput{Body: r}, nil
+	})
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-reservations",
+		Method:      http.MethodGet,
+		Path:        "/reservations",
+		Summary:     "List reservations",
+		Description: "Newest first, optionally filtered by status or order, for operators and audits.",
+		Tags:        []string{tagReservations},
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *listReservationsInput) (*reservationListOutput, error) {
+		list, err := h.svc.ListReservations(ctx, client.ReservationFilter{Status: in.Status, OrderID: in.OrderID, Limit: in.Limit})
+		if err != nil {
+			return nil, h.fail(ctx, "list-reservations", err)
+		}
+		return &reservationListOutput{Body: list}, nil
+	})
+}
+
+// NewHandler returns the service's HTTP handler: the API, its OpenAPI document and docs,
+// and /healthz and /readyz.
+func NewHandler(svc *Service, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
+	router := httpserver.NewRouter(logger)
+	api := httpserver.NewAPI(router, apiTitle, apiVersion, apiDescription)
+	Register(api, svc)
+	httpserver.MountHealth(router, ready)
+	return router
+}
+
+// Spec returns the service's OpenAPI document.
+func Spec() *huma.OpenAPI {
+	router := httpserver.NewRouter(logging.Discard())
+	api := httpserver.NewAPI(router, apiTitle, apiVersion, apiDescription)
+	Register(api, NewService(nil, logging.Discard()))
+	return api.OpenAPI()
+}

@@ -1,0 +1,101 @@
+package order_test
+
+import (
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sagaflow/sagaflow/services/order"
+)
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{name: "defaults", env: map[string]string{"ORDER_DATABASE_URL": "postgres://u@h/db"}},
+		{name: "missing database", env: map[string]string{}, wantErr: "ORDER_DATABASE_URL"},
+		{name: "not a postgres url", env: map[string]string{"ORDER_DATABASE_URL": "mysql://u@h/db"}, wantErr: "ORDER_DATABASE_URL"},
+		{name: "no connections", env: map[string]string{"ORDER_DATABASE_URL": "postgres://u@h/db", "ORDER_DATABASE_MAX_CONNS": "0"}, wantErr: "ORDER_DATABASE_MAX_CONNS"},
+		{name: "unparsable connections", env: map[string]string{"ORDER_DATABASE_URL": "postgres://u@h/db", "ORDER_DATABASE_MAX_CONNS": "many"}, wantErr: "ORDER_DATABASE_MAX_CONNS"},
+		{name: "empty address", env: map[string]string{"ORDER_DATABASE_URL": "postgres://u@h/db", "ORDER_HTTP_ADDR": " "}, wantErr: "ORDER_HTTP_ADDR"},
+		{name: "no shutdown time", env: map[string]string{"ORDER_DATABASE_URL": "postgres://u@h/db", "SHUTDOWN_TIMEOUT": "0s"}, wantErr: "SHUTDOWN_TIMEOUT"},
+	}
+	vars := []string{"ORDER_HTTP_ADDR", "ORDER_DATABASE_URL", "ORDER_DATABASE_MAX_CONNS", "ORDER_MIGRATE_ON_START", "SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_TIMEOUT"}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, v := range vars {
+				// Setenv restores the variable after the test; unset ones must be absent, not empty.
+				t.Setenv(v, tc.env[v])
+				if _, ok := tc.env[v]; !ok {
+					os.Unsetenv(v)
+				}
+			}
+			cfg, err := order.LoadConfig()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.HTTPAddr != ":8081" || cfg.DatabaseMaxConns != 20 || !cfg.MigrateOnStart || cfg.Timeout != 20*time.Second {
+				t.Fatalf("defaults = %+v", cfg)
+			}
+		})
+	}
+}
+
+func TestSpec(t *testing.T) {
+	spec := order.Spec()
+	ops := map[string]string{}
+	for path, item := range spec.Paths {
+		if item.Post != nil {
+			ops[item.Post.OperationID] = "POST " + path
+		}
+		if item.Get != nil {
+			ops[item.Get.OperationID] = "GET " + path
+		}
+	}
+	want := map[string]string{
+		"create-order":     "POST /orders",
+		"transition-order": "POST /orders/{order_id}/transitions",
+		"get-order":        "GET /orders/{order_id}",
+		"list-orders":      "GET /orders",
+	}
+	for id, route := range want {
+		if ops[id] != route {
+			t.Errorf("operation %s = %q, want %q", id, ops[id], route)
+		}
+	}
+	create := spec.Paths["/orders"].Post
+	if create.Responses["201"] == nil {
+		t.Error("create-order does not document 201")
+	}
+	var keyRequired bool
+	for _, p := range create.Parameters {
+		if p.Name == "Idempotency-Key" && p.In == "header" && p.Required {
+			keyRequired = true
+		}
+	}
+	if !keyRequired {
+		t.Error("create-order does not require an Idempotency-Key header")
+	}
+}
+
+func TestHealthEndpoints(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if status, body := e.raw(http.MethodGet, path, "", ""); status != http.StatusOK {
+			t.Fatalf("GET %s = %d %s", path, status, body)
+		}
+	}
+	if status, _ := e.raw(http.MethodGet, "/openapi.json", "", ""); status != http.StatusOK {
+		t.Fatalf("GET /openapi.json = %d", status)
+	}
+}

@@ -1,0 +1,217 @@
+package payment
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/sagaflow/sagaflow/internal/httpserver"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/problem"
+	"github.com/sagaflow/sagaflow/services/payment/client"
+)
+
+// API metadata of the payment service's OpenAPI document.
+const (
+	apiTitle       = "sagaflow payment service"
+	apiVersion     = "1.0.0"
+	apiDescription = "Authorizes, captures, voids and refunds the payment of an order through a card processor " +
+		"and keeps a ledger of every money movement. Every mutating call takes an Idempotency-Key: a repeated " +
+		"call returns the first answer. The built-in processor runs in test mode: tok_visa and tok_mastercard " +
+		"approve, tok_chargeDeclined and tok_insufficientFunds decline."
+)
+
+// maxBodyBytes bounds request bodies; payment requests are a few hundred bytes.
+const maxBodyBytes = 16 << 10
+
+type authorizeInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; a repeated key returns the first answer"`
+	Body           client.AuthorizeRequest
+}
+
+type orderInput struct {
+	OrderID        string `path:"order_id" minLength:"1" maxLength:"64"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; a repeated key returns the first answer"`
+}
+
+type refundInput struct {
+	OrderID        string `path:"order_id" minLength:"1" maxLength:"64"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; a repeated key returns the first answer"`
+	Body           client.RefundRequest
+}
+
+type getInput struct {
+	OrderID string `path:"order_id" minLength:"1" maxLength:"64"`
+}
+
+type listInput struct {
+	Status string `query:"status" enum:"AUTHORIZED,CAPTURED,VOIDED,REFUNDED" doc:"Only payments with this status"`
+	After  string `query:"after" maxLength:"64" doc:"Order id to start after (the 'next' of the previous page)"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"100"`
+}
+
+type paymentOutput struct {
+	Body client.Payment
+}
+
+type listOutput struct {
+	Body client.PaymentList
+}
+
+type handlers struct {
+	svc    *Service
+	logger *slog.Logger
+}
+
+// Register adds the payment operations to api. It does not touch the database.
+func Register(api huma.API, svc *Service) {
+	h := &handlers{svc: svc, logger: svc.logger}
+	tags := []string{"Payments"}
+	mutating := []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusInternalServerError}
+
+	huma.Register(api, huma.Operation{
+		OperationID:   opAuthorize,
+		Method:        http.MethodPost,
+		Path:          "/payments",
+		Summary:       "Authorize an order's payment",
+		Description:   "Places a hold for the amount on the card token. An order has at most one payment: authorizing it again with the same amount returns it; an order voided first refuses the authorization (payment-voided). Declines answer 402 (card-declined, insufficient-funds).",
+		Tags:          tags,
+		DefaultStatus: http.StatusCreated,
+		MaxBodyBytes:  maxBodyBytes,
+		Errors:        append([]int{http.StatusPaymentRequired}, mutating...),
+	}, h.authorize)
+
+	huma.Register(api, huma.Operation{
+		OperationID:  opCapture,
+		Method:       http.MethodPost,
+		Path:         "/payments/{order_id}/capture",
+		Summary:      "Capture an authorized payment",
+		Description:  "Takes the authorized amount. Capturing a captured payment changes nothing; a voided one answers payment-voided.",
+		Tags:         tags,
+		MaxBodyBytes: maxBodyBytes,
+		Errors:       mutating,
+	}, h.capture)
+
+	huma.Register(api, huma.Operation{
+		OperationID:  opVoid,
+		Method:       http.MethodPost,
+		Path:         "/payments/{order_id}/void",
+		Summary:      "Void a payment's authorization",
+		Description:  "Releases the hold. Voiding an order that has no payment yet records a void marker that refuses a later authorization; a captured payment answers payment-captured (refund it instead).",
+		Tags:         tags,
+		MaxBodyBytes: maxBodyBytes,
+		Errors:       mutating,
+	}, h.void)
+
+	huma.Register(api, huma.Operation{
+		OperationID:  opRefund,
+		Method:       http.MethodPost,
+		Path:         "/payments/{order_id}/refund",
+		Summary:      "Refund captured money",
+		Description:  "Returns part or all of the captured amount; the payment becomes REFUNDED when all of it is returned.",
+		Tags:         tags,
+		MaxBodyBytes: maxBodyBytes,
+		Errors:       mutating,
+	}, h.refund)
+
+	huma.Register(api, huma.Operation{
+		OperationID: opGet,
+		Method:      http.MethodGet,
+		Path:        "/payments/{order_id}",
+		Summary:     "Get an order's payment with its ledger",
+		Tags:        tags,
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusInternalServerError},
+	}, h.get)
+
+	huma.Register(api, huma.Operation{
+		OperationID: opList,
+		Method:      http.MethodGet,
+		Path:        "/payments",
+		Summary:     "List payments",
+		Description: "Pages through payments ordered by order id, optionally by status, for operators and audits.",
+		Tags:        tags,
+		Errors:      []int{http.StatusUnprocessableEntity, http.StatusInternalServerError},
+	}, h.list)
+}
+
+func (h *handlers) authorize(ctx context.Context, in *authorizeInput) (*paymentOutput, error) {
+	p, err := h.svc.Authorize(ctx, in.IdempotencyKey, in.Body)
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &paymentOutput{Body: p}, nil
+}
+
+func (h *handlers) capture(ctx context.Context, in *orderInput) (*paymentOutput, error) {
+	p, err := h.svc.Capture(ctx, in.IdempotencyKey, in.OrderID)
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &paymentOutput{Body: p}, nil
+}
+
+func (h *handlers) void(ctx context.Context, in *orderInput) (*paymentOutput, error) {
+	p, err := h.svc.Void(ctx, in.IdempotencyKey, in.OrderID)
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &paymentOutput{Body: p}, nil
+}
+
+func (h *handlers) refund(ctx context.Context, in *refundInput) (*paymentOutput, error) {
+	p, err := h.svc.Refund(ctx, in.IdempotencyKey, in.OrderID, in.Body)
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &paymentOutput{Body: p}, nil
+}
+
+func (h *handlers) get(ctx context.Context, in *getInput) (*paymentOutput, error) {
+	p, err := h.svc.Get(ctx, in.OrderID)
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &paymentOutput{Body: p}, nil
+}
+
+func (h *handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
+	page, err := h.svc.List(ctx, in.Status, in.After, in.Limit)
+	if err != nil {
+		return nil, h.fail(ctx, err)
+	}
+	return &listOutput{Body: page}, nil
+}
+
+// fail is the one exit for errors: problems (domain refusals, stored idempotent answers)
+// go to the client as they are; anything else is logged with the request id and hidden
+// behind a generic 500.
+func (h *handlers) fail(ctx context.Context, err error) error {
+	if p, ok := problem.As(err); ok {
+		return p
+	}
+	if p := problemFor(err); p != nil {
+		return p
+	}
+	h.logger.ErrorContext(ctx, "payment request failed", "error", err)
+	return problem.Internal()
+}
+
+// NewHandler returns the service's HTTP handler: the API, its OpenAPI document and docs,
+// and the health endpoints.
+func NewHandler(svc *Service, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
+	router := httpserver.NewRouter(logger)
+	api := httpserver.NewAPI(router, apiTitle, apiVersion, apiDescription)
+	Register(api, svc)
+	httpserver.MountHealth(router, ready)
+	return router
+}
+
+// Spec returns the service's OpenAPI document.
+func Spec() *huma.OpenAPI {
+	api := httpserver.NewAPI(chi.NewRouter(), apiTitle, apiVersion, apiDescription)
+	Register(api, NewService(nil, logging.Discard(), nil))
+	return api.OpenAPI()
+}
