@@ -1,0 +1,169 @@
+// Package api is sagaflow's public edge: the REST API clients use to place orders, follow
+// them, approve, reject or cancel them, and read the catalog. It starts and signals the
+// order saga on Temporal, reads orders and products from their services, and keeps
+// Idempotency-Key answers and rate limits in Redis.
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/sdk/client"
+
+	"github.com/sagaflow/sagaflow/internal/httpserver"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/svcclient"
+	"github.com/sagaflow/sagaflow/internal/temporalclient"
+	inventoryclient "github.com/sagaflow/sagaflow/services/inventory/client"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
+)
+
+// API identity in the OpenAPI document.
+const (
+	apiTitle       = "sagaflow API"
+	apiVersion     = "1.0.0"
+	apiDescription = "Place orders, follow them through the order saga, approve, reject or cancel them, and read the product catalog.\n\n" +
+		"Every POST takes an `Idempotency-Key` header: repeating a request with the same key and body replays the first answer " +
+		"(with `Idempotent-Replayed: true`); the same key with another body is refused with 422; a repeat while the first is still " +
+		"running gets 409 with `Retry-After`. Requests are rate limited per client IP address; over the limit the answer is 429 " +
+		"with `Retry-After` and `RateLimit-*` headers. Errors are RFC 9457 problem documents whose `type` ends with a stable code."
+	tagOrders   = "orders"
+	tagProducts = "products"
+)
+
+// Deps are the API's connections. Each may be nil only when no request will need it
+// (building the OpenAPI document needs none).
+type Deps struct {
+	Temporal  client.Client
+	Redis     redis.UniversalClient
+	Orders    *orderclient.Client
+	Inventory *inventoryclient.Client
+}
+
+// Server holds the API's handlers and their dependencies.
+type Server struct {
+	deps    Deps
+	cfg     Config
+	logger  *slog.Logger
+	gate    *redisGate
+	idem    *idemStore
+	limiter *rateLimiter
+}
+
+// New returns a Server over deps. cfg is expected to be valid (see Config.Validate).
+func New(deps Deps, cfg Config, logger *slog.Logger) *Server {
+	gate := newRedisGate(logger)
+	return &Server{
+		deps:   deps,
+		cfg:    cfg,
+		logger: logger,
+		gate:   gate,
+		idem: &idemStore{
+			rdb:    deps.Redis,
+			gate:   gate,
+			prefix: cfg.RedisKeyPrefix,
+			ttl:    cfg.IdempotencyTTL,
+			// A claim outlives the slowest first request (start + wait), and no more:
+			// a crashed request must not block its key for a whole TTL.
+			lockTTL: 2*cfg.ServiceCallTimeout + cfg.OrderWaitMax + 10*time.Second,
+		},
+		limiter: newRateLimiter(deps.Redis, gate, cfg, logger),
+	}
+}
+
+// Register adds the API's operations to api. It touches no dependency.
+func (s *Server) Register(api huma.API) {
+	if s.limiter != nil {
+		api.UseMiddleware(s.limiter.middleware)
+	}
+	s.registerOrders(api)
+	s.registerSignals(api)
+	s.registerProducts(api)
+}
+
+// NewHandler builds the API's HTTP handler: operations, OpenAPI document and docs, and
+// health endpoints. A nil ready reports ready whenever the process answers.
+func NewHandler(s *Server, ready *httpserver.Readiness) http.Handler {
+	if ready == nil {
+		ready = httpserver.NewReadiness(nil)
+	}
+	router := httpserver.NewRouter(s.logger)
+	api := httpserver.NewAPI(router, apiTitle, apiVersion, apiDescription)
+	s.Register(api)
+	httpserver.MountHealth(router, ready)
+	return router
+}
+
+// Spec returns the API's OpenAPI document.
+func Spec() *huma.OpenAPI {
+	api := httpserver.NewAPI(chi.NewRouter(), apiTitle, apiVersion, apiDescription)
+	New(Deps{}, DefaultConfig(), logging.Discard()).Register(api)
+	return api.OpenAPI()
+}
+
+// Run serves the API until ctx is cancelled, then drains and closes its connections.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	tc, err := temporalclient.Dial(cfg.Config, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opts.DialTimeout = redisCallTimeout * 3
+	opts.ReadTimeout = redisCallTimeout
+	opts.WriteTimeout = redisCallTimeout
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+
+	httpClient := svcclient.NewHTTPClient()
+	deps := Deps{
+		Temporal:  tc,
+		Redis:     rdb,
+		Orders:    orderclient.New(cfg.OrderServiceURL, httpClient, cfg.ServiceCallTimeout),
+		Inventory: inventoryclient.New(cfg.InventoryServiceURL, httpClient, cfg.ServiceCallTimeout),
+	}
+	ready := httpserver.NewReadiness(map[string]httpserver.Check{
+		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		"temporal": func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		},
+		"order-service":     serviceReady(httpClient, cfg.OrderServiceURL),
+		"inventory-service": serviceReady(httpClient, cfg.InventoryServiceURL),
+	})
+	handler := NewHandler(New(deps, cfg, logger), ready)
+	return httpserver.ListenAndServe(ctx, logger, cfg.HTTPAddr, handler, ready, cfg.ShutdownTiming)
+}
+
+// serviceReady checks a service's own /readyz.
+func serviceReady(httpClient *http.Client, baseURL string) httpserver.Check {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(baseURL, "/")+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s/readyz answered %d", baseURL, resp.StatusCode)
+		}
+		return nil
+	}
+}
