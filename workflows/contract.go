@@ -84,8 +84,47 @@ type OrderInput struct {
 	RequestID string `json:"request_id,omitempty"`
 	// ApprovalThreshold, in minor units: totals at or above it wait for approval (0 = never).
 	ApprovalThreshold int64 `json:"approval_threshold"`
-	// ApprovalTimeout rejects a held order nobody answered.
+	// ApprovalTimeout rejects a held order nobody answered (0 = DefaultApprovalTimeout).
 	ApprovalTimeout time.Duration `json:"approval_timeout"`
+	// TaskQueues overrides the activity task queues (empty fields = the default queues).
+	TaskQueues TaskQueues `json:"task_queues,omitzero"`
+}
+
+// DefaultApprovalTimeout rejects a held order when the input names no timeout.
+const DefaultApprovalTimeout = 24 * time.Hour
+
+// TaskQueues names the task queues of one deployment. Production uses the defaults;
+// tests run private queues so parallel runs never take each other's tasks. The saga
+// schedules activities on Orders, Payments and Inventory; Sagas is where it runs itself
+// (chosen by whoever starts it, listed here for the workers).
+type TaskQueues struct {
+	Sagas     string `json:"sagas,omitempty"`
+	Orders    string `json:"orders,omitempty"`
+	Payments  string `json:"payments,omitempty"`
+	Inventory string `json:"inventory,omitempty"`
+}
+
+// DefaultTaskQueues returns the production task queues.
+func DefaultTaskQueues() TaskQueues {
+	return TaskQueues{Sagas: TaskQueueSagas, Orders: TaskQueueOrders, Payments: TaskQueuePayments, Inventory: TaskQueueInventory}
+}
+
+// WithDefaults fills empty queue names with the production ones.
+func (q TaskQueues) WithDefaults() TaskQueues {
+	d := DefaultTaskQueues()
+	if q.Sagas == "" {
+		q.Sagas = d.Sagas
+	}
+	if q.Orders == "" {
+		q.Orders = d.Orders
+	}
+	if q.Payments == "" {
+		q.Payments = d.Payments
+	}
+	if q.Inventory == "" {
+		q.Inventory = d.Inventory
+	}
+	return q
 }
 
 // Decision is the payload of the approve, reject and cancel signals.
@@ -154,6 +193,35 @@ type SagaStatus struct {
 	// Decision is the approval answer, when one was given.
 	Decision     *Decision `json:"decision,omitempty"`
 	DecisionKind string    `json:"decision_kind,omitempty"`
+	// CompensationFailing is true while a compensation keeps failing (it is retried
+	// until it succeeds; its entry in Compensations shows the attempts and last error).
+	CompensationFailing bool `json:"compensation_failing"`
+	// Signals lists the signals received, newest last, with what the saga did with each.
+	Signals []SignalRecord `json:"signals,omitempty"`
+}
+
+// Decision kinds reported in SagaStatus.DecisionKind.
+const (
+	DecisionApproved = "approved"
+	DecisionRejected = "rejected"
+	DecisionTimedOut = "timed-out"
+)
+
+// Signal outcomes reported in SignalRecord.Outcome.
+const (
+	SignalAccepted = "accepted"
+	SignalIgnored  = "ignored"
+)
+
+// SignalRecord is one signal the saga received.
+type SignalRecord struct {
+	Name    string    `json:"name"`
+	By      string    `json:"by,omitempty"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+	Outcome string    `json:"outcome"`
+	// Note says why an ignored signal was ignored.
+	Note string `json:"note,omitempty"`
 }
 
 // SagaResult is the workflow's result: the order's terminal state.

@@ -1,0 +1,443 @@
+package workers_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/sagaflow/sagaflow/internal/httpserver"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/requestid"
+	"github.com/sagaflow/sagaflow/internal/temporalclient"
+	"github.com/sagaflow/sagaflow/internal/testenv"
+	"github.com/sagaflow/sagaflow/services/inventory"
+	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
+	"github.com/sagaflow/sagaflow/services/order"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
+	"github.com/sagaflow/sagaflow/services/payment"
+	payclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/workers"
+	"github.com/sagaflow/sagaflow/workflows"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestParsePools(t *testing.T) {
+	cases := []struct {
+		in      []string
+		want    []string
+		wantErr string
+	}{
+		{in: []string{"all"}, want: workers.Pools()},
+		{in: []string{"payments", "sagas"}, want: []string{"sagas", "payments"}},
+		{in: []string{"inventory,orders", "orders"}, want: []string{"orders", "inventory"}},
+		{in: []string{" Sagas "}, want: []string{"sagas"}},
+		{in: []string{"billing"}, wantErr: `unknown worker pool "billing"`},
+		{in: nil, wantErr: "no worker pool selected"},
+	}
+	for _, tc := range cases {
+		got, err := workers.ParsePools(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParsePools(%q) error %v, want %q", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("ParsePools(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestConfigFromEnvironment(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		pools   []string
+		wantErr []string
+	}{
+		{name: "sagas need no service", pools: []string{"sagas"}},
+		{name: "each pool names its missing URL", pools: []string{"all"},
+			wantErr: []string{"ORDER_SERVICE_URL is required for the orders pool", "PAYMENT_SERVICE_URL is required for the payments pool", "INVENTORY_SERVICE_URL is required for the inventory pool"}},
+		{name: "only the selected pool's URL is needed", pools: []string{"payments"},
+			env: map[string]string{"PAYMENT_SERVICE_URL": "http://payment:8082"}},
+		{name: "URL must be http", pools: []string{"inventory"},
+			env:     map[string]string{"INVENTORY_SERVICE_URL": "inventory:8083"},
+			wantErr: []string{"INVENTORY_SERVICE_URL must be an http(s) URL"}},
+		{name: "concurrency must be positive", pools: []string{"orders"},
+			env:     map[string]string{"ORDER_SERVICE_URL": "http://order:8081", "WORKER_ORDERS_MAX_CONCURRENT_ACTIVITIES": "0"},
+			wantErr: []string{"WORKER_ORDERS_MAX_CONCURRENT_ACTIVITIES must be at least 1"}},
+		{name: "stop timeout must be positive", pools: []string{"sagas"},
+			env:     map[string]string{"WORKER_STOP_TIMEOUT": "0s"},
+			wantErr: []string{"WORKER_STOP_TIMEOUT must be positive"}},
+		{name: "call timeout must be positive", pools: []string{"orders", "payments"},
+			env:     map[string]string{"ORDER_SERVICE_URL": "http://o", "PAYMENT_SERVICE_URL": "http://p", "SERVICE_CALL_TIMEOUT": "0s"},
+			wantErr: []string{"SERVICE_CALL_TIMEOUT must be positive"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var cfg workers.Config
+			if err := envconfig.Process("", &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Address != "127.0.0.1:7233" || cfg.Namespace != "default" || cfg.StopTimeout == 0 && tc.env["WORKER_STOP_TIMEOUT"] == "" {
+				t.Errorf("defaults not applied: %+v", cfg)
+			}
+			err := cfg.Validate(tc.pools)
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate passed, want %v", tc.wantErr)
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not name %q", err, want)
+				}
+			}
+			if n := strings.Count(err.Error(), "SERVICE_CALL_TIMEOUT"); n > 1 {
+				t.Errorf("SERVICE_CALL_TIMEOUT reported %d times", n)
+			}
+		})
+	}
+}
+
+// TestRunServesHealthAndStops runs the sagas pool like a container does: /healthz answers,
+// /readyz turns ready once Temporal answers and the pool runs, and cancelling the context
+// stops everything.
+func TestRunServesHealthAndStops(t *testing.T) {
+	addr := freeAddr(t)
+	cfg := workers.Config{
+		Config:                          temporalclient.Config{Address: testenv.TemporalAddress(t), Namespace: "default"},
+		SagasMaxConcurrentWorkflowTasks: 10,
+		ServiceCallTimeout:              time.Second,
+		StopTimeout:                     5 * time.Second,
+		HealthAddr:                      addr,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- workers.Run(ctx, cfg, []string{"sagas"}, logging.Discard()) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if code := get(t, "http://"+addr+"/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("/readyz never became ready")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := get(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d", code)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if code := get(t, "http://"+addr+"/healthz"); code != 0 {
+		t.Errorf("health server still answers after stop: %d", code)
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	err := workers.Run(context.Background(), workers.Config{StopTimeout: time.Second}, []string{"inventory"}, logging.Discard())
+	if err == nil || !strings.Contains(err.Error(), "INVENTORY_SERVICE_URL") || !strings.Contains(err.Error(), "TEMPORAL_ADDRESS") {
+		t.Fatalf("Run with bad config: %v", err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// get returns the status code of a GET, or 0 when nothing answers.
+func get(t *testing.T, url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// system is the whole saga in one process: the three real services over fresh databases,
+// a real Temporal server, and every worker pool on task queues private to the test.
+type system struct {
+	temporal  client.Client
+	queues    workflows.TaskQueues
+	orders    *orderclient.Client
+	payments  *payclient.Client
+	inventory *invclient.Client
+}
+
+func startSystem(t *testing.T) *system {
+	t.Helper()
+	logger := logging.Discard()
+	serve := func(h http.Handler) string {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	_, odb := testenv.ServiceDatabase(t, "order")
+	_, pdb := testenv.ServiceDatabase(t, "payment")
+	_, idb := testenv.ServiceDatabase(t, "inventory")
+	ready := httpserver.NewReadiness(nil)
+	s := &system{
+		orders:    orderclient.New(serve(order.NewHandler(order.NewService(odb, logger), logger, ready)), nil, 10*time.Second),
+		payments:  payclient.New(serve(payment.NewHandler(payment.NewService(pdb, logger, payment.NewTestProcessor(0)), logger, ready)), nil, 10*time.Second),
+		inventory: invclient.New(serve(inventory.NewHandler(inventory.NewService(idb, logger), logger, ready)), nil, 10*time.Second),
+		queues: workflows.TaskQueues{
+			Sagas:     testenv.TaskQueue(t, "sagas"),
+			Orders:    testenv.TaskQueue(t, "orders"),
+			Payments:  testenv.TaskQueue(t, "payments"),
+			Inventory: testenv.TaskQueue(t, "inventory"),
+		},
+	}
+	c, err := temporalclient.Dial(temporalclient.Config{Address: testenv.TemporalAddress(t), Namespace: "default"}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	s.temporal = c
+	group, err := workers.New(c, workers.Options{
+		Pools: []string{workers.PoolAll}, Queues: s.queues,
+		Orders: s.orders, Payments: s.payments, Inventory: s.inventory,
+		StopTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := group.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(group.Stop)
+	return s
+}
+
+func (s *system) product(t *testing.T, sku string, price, stock int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.inventory.UpsertProduct(ctx, sku, invclient.UpsertProductRequest{Name: "Product " + sku, UnitPrice: price, Currency: "USD"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.inventory.Restock(ctx, sku, "seed-"+sku, invclient.RestockRequest{Quantity: stock}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start starts a saga the way the public API does.
+func (s *system) start(t *testing.T, in workflows.OrderInput) client.WorkflowRun {
+	t.Helper()
+	in.TaskQueues = s.queues
+	ctx := requestid.With(context.Background(), in.RequestID)
+	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:            workflows.WorkflowID(in.OrderID),
+		TaskQueue:     s.queues.Sagas,
+		StaticSummary: "Order " + in.OrderID,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchCustomerID.ValueSet(in.CustomerID),
+			workflows.SearchOrderStatus.ValueSet(workflows.StatusPending),
+		),
+	}, workflows.OrderSagaName, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// waitFor polls the status query until cond holds.
+func (s *system) waitFor(t *testing.T, workflowID string, cond func(workflows.SagaStatus) bool) workflows.SagaStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, err := s.temporal.QueryWorkflow(context.Background(), workflowID, "", workflows.QueryStatus)
+		if err == nil {
+			var st workflows.SagaStatus
+			if err := v.Get(&st); err != nil {
+				t.Fatal(err)
+			}
+			if cond(st) {
+				return st
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("saga %s never reached the expected state (last error %v)", workflowID, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSagaEndToEnd runs sagas through the real pools and services and checks that the
+// three services agree on each outcome.
+func TestSagaEndToEnd(t *testing.T) {
+	s := startSystem(t)
+	awaiting := func(st workflows.SagaStatus) bool { return st.Status == workflows.StatusAwaitingApproval }
+	cases := []struct {
+		name        string
+		stock       int64
+		quantity    int64
+		token       string
+		threshold   int64
+		interact    func(t *testing.T, id string)
+		wantStatus  string
+		wantReason  string
+		wantOnHand  int64
+		wantCapture int64
+		wantPayment string // "" = no payment record expected
+	}{
+		{name: "confirmed", stock: 5, quantity: 2, token: payclient.TokenVisa,
+			wantStatus: workflows.StatusConfirmed, wantOnHand: 3, wantCapture: 2000, wantPayment: payclient.PaymentCaptured},
+		{name: "out-of-stock", stock: 1, quantity: 2, token: payclient.TokenVisa,
+			wantStatus: workflows.StatusFailed, wantReason: "out of stock: ", wantOnHand: 1},
+		{name: "declined", stock: 5, quantity: 1, token: payclient.TokenChargeDeclined,
+			wantStatus: workflows.StatusFailed, wantReason: "card declined", wantOnHand: 5},
+		{name: "approved", stock: 5, quantity: 3, token: payclient.TokenVisa, threshold: 2000,
+			interact: func(t *testing.T, id string) {
+				s.waitFor(t, id, awaiting)
+				if err := s.temporal.SignalWorkflow(context.Background(), id, "", workflows.SignalApprove, workflows.Decision{By: "alice"}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantStatus: workflows.StatusConfirmed, wantOnHand: 2, wantCapture: 3000, wantPayment: payclient.PaymentCaptured},
+		{name: "cancelled-while-held", stock: 5, quantity: 3, token: payclient.TokenVisa, threshold: 2000,
+			interact: func(t *testing.T, id string) {
+				s.waitFor(t, id, awaiting)
+				if err := s.temporal.SignalWorkflow(context.Background(), id, "", workflows.SignalCancel, workflows.Decision{By: "bob", Reason: "changed mind"}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantStatus: workflows.StatusCancelled, wantReason: "cancelled by bob: changed mind", wantOnHand: 5, wantPayment: payclient.PaymentVoided},
+		{name: "workflow-cancelled", stock: 5, quantity: 3, token: payclient.TokenVisa, threshold: 2000,
+			interact: func(t *testing.T, id string) {
+				s.waitFor(t, id, awaiting)
+				if err := s.temporal.CancelWorkflow(context.Background(), id, ""); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantStatus: workflows.StatusCancelled, wantReason: "workflow cancelled", wantOnHand: 5, wantPayment: payclient.PaymentVoided},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sku := "SKU-" + tc.name
+			s.product(t, sku, 1000, tc.stock)
+			orderID := "o-" + tc.name + "-" + testenv.Suffix()
+			run := s.start(t, workflows.OrderInput{
+				OrderID: orderID, CustomerID: "c-1", PaymentToken: tc.token, RequestID: "req-" + tc.name,
+				Lines:             []workflows.OrderLine{{SKU: sku, Quantity: tc.quantity}},
+				ApprovalThreshold: tc.threshold, ApprovalTimeout: time.Hour,
+			})
+			if tc.interact != nil {
+				tc.interact(t, run.GetID())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var res workflows.SagaResult
+			if err := run.Get(ctx, &res); err != nil {
+				t.Fatalf("saga: %v", err)
+			}
+			if res.Status != tc.wantStatus || !strings.HasPrefix(res.FailureReason, tc.wantReason) {
+				t.Fatalf("result %+v, want %s %q", res, tc.wantStatus, tc.wantReason)
+			}
+
+			o, err := s.orders.Get(ctx, orderID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Status != tc.wantStatus {
+				t.Errorf("order service says %s, saga says %s", o.Status, res.Status)
+			}
+			p, err := s.inventory.GetProduct(ctx, sku)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.OnHand != tc.wantOnHand || p.Reserved != 0 {
+				t.Errorf("stock on hand %d reserved %d, want %d and nothing reserved", p.OnHand, p.Reserved, tc.wantOnHand)
+			}
+			pay, err := s.payments.Get(ctx, orderID)
+			switch {
+			case tc.wantPayment == "":
+				// Nothing was authorized: no payment, or only the void's marker.
+				if err == nil && (pay.Status != payclient.PaymentVoided || pay.Captured != 0) {
+					t.Errorf("payment %+v left behind", pay)
+				}
+			case err != nil:
+				t.Fatalf("payment: %v", err)
+			case pay.Status != tc.wantPayment || pay.Captured != tc.wantCapture:
+				t.Errorf("payment %s captured %d, want %s %d", pay.Status, pay.Captured, tc.wantPayment, tc.wantCapture)
+			}
+
+			st := s.waitFor(t, run.GetID(), func(workflows.SagaStatus) bool { return true })
+			if st.Status != tc.wantStatus || st.CompensationFailing {
+				t.Errorf("status query %+v", st)
+			}
+			d, err := s.temporal.DescribeWorkflow(ctx, run.GetID(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := d.TypedSearchAttributes.GetKeyword(workflows.SearchOrderStatus); got != tc.wantStatus {
+				t.Errorf("OrderStatus search attribute %q, want %s", got, tc.wantStatus)
+			}
+			recordHistory(t, s.temporal, run, tc.name)
+		})
+	}
+}
+
+// recordHistory writes the saga's history for the replay test when SAGAFLOW_RECORD_HISTORIES
+// names a folder (the workflows package's testdata/histories).
+func recordHistory(t *testing.T, c client.Client, run client.WorkflowRun, name string) {
+	dir := os.Getenv("SAGAFLOW_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	hist := &historypb.History{}
+	iter := c.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("order-saga-%s.json", name))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(errors.Join(err, fmt.Errorf("record %s", path)))
+	}
+}
