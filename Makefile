@@ -24,6 +24,7 @@ test: bin/temporal
 # Regenerate the committed OpenAPI documents from the code.
 openapi:
 	$(GO) run ./cmd/sagaflow openapi --out api/openapi
+	$(GO) tool oapi-codegen -config api/openapi/oapi-codegen.yaml api/openapi/public-3.0.yaml
 
 lint-openapi:
 	npx --yes @redocly/cli@2.77.0 lint --config api/openapi/redocly.yaml api/openapi/public.yaml api/openapi/order.yaml api/openapi/payment.yaml api/openapi/inventory.yaml

@@ -116,7 +116,7 @@ type OrderPage struct {
 }
 
 type placeOrderInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" patternDescription:"printable ASCII without spaces" doc:"Unique per order attempt; the order id is derived from it. Repeat it with the same body to retry safely."`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Unique per order attempt; the order id is derived from it. Repeat it with the same body to retry safely."`
 	Prefer         string `header:"Prefer" maxLength:"200" doc:"RFC 7240. wait=N waits up to N seconds (capped by the server) for the order's final state."`
 	Body           PlaceOrderRequest
 }

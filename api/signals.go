@@ -19,7 +19,7 @@ type DecisionRequest struct {
 
 type decisionInput struct {
 	OrderID        string `path:"order_id" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9_-]*$"`
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" pattern:"^[!-~]+$" patternDescription:"printable ASCII without spaces" doc:"Optional: a decision applies once whatever the repeats, because the saga only acts on it in the right state"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" pattern:"^[!-~]+$" doc:"Optional: a decision applies once whatever the repeats, because the saga only acts on it in the right state"`
 	Body           *DecisionRequest
 }
 
