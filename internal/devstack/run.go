@@ -132,6 +132,9 @@ func Run(ctx context.Context, opts Options) error {
 			os.Setenv(k, v)
 		}
 	}
+	// These were resolved above (a private server may have replaced the configured one).
+	os.Setenv("REDIS_URL", redisURL)
+	os.Setenv("TEMPORAL_ADDRESS", srv.HostPort)
 
 	var orderCfg order.Config
 	var paymentCfg payment.Config

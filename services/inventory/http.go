@@ -67,6 +67,7 @@ type listReservationsInput struct {
 	Status  string `query:"status" enum:"RESERVED,RELEASED,COMMITTED" doc:"Only reservations in this status"`
 	OrderID string `query:"order_id" maxLength:"64" doc:"Only this order's reservation"`
 	Limit   int    `query:"limit" minimum:"1" maximum:"1000" default:"100"`
+	After   string `query:"after" maxLength:"64" doc:"Order id of the last reservation of the previous page (its 'next')"`
 }
 
 type productOutput struct {
@@ -289,11 +290,12 @@ func Register(api huma.API, svc *Service) {
 		Method:      http.MethodGet,
 		Path:        "/reservations",
 		Summary:     "List reservations",
-		Description: "Newest first, optionally filtered by status or order, for operators and audits.",
-		Tags:        []string{tagReservations},
-		Errors:      []int{http.StatusUnprocessableEntity},
+		Description: "Newest first, optionally filtered by status or order, for operators and audits. " +
+			"Page with `after` set to the previous page's `next`.",
+		Tags:   []string{tagReservations},
+		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *listReservationsInput) (*reservationListOutput, error) {
-		list, err := h.svc.ListReservations(ctx, client.ReservationFilter{Status: in.Status, OrderID: in.OrderID, Limit: in.Limit})
+		list, err := h.svc.ListReservations(ctx, client.ReservationFilter{Status: in.Status, OrderID: in.OrderID, Limit: in.Limit, After: in.After})
 		if err != nil {
 			return nil, h.fail(ctx, "list-reservations", err)
 		}

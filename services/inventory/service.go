@@ -10,6 +10,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -459,28 +460,50 @@ func (s *Service) GetReservation(ctx context.Context, orderID string) (client.Re
 	return reservationOf(row, lines[orderID]), nil
 }
 
-// ListReservations returns reservations matching f, newest first.
+// ListReservations returns a page of reservations matching f, newest first (ties by order
+// id). f.After names the last reservation of the previous page; the keyset continues from
+// its position, so pages neither repeat nor skip rows while new reservations arrive.
 func (s *Service) ListReservations(ctx context.Context, f client.ReservationFilter) (client.ReservationList, error) {
 	var conds []string
 	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
 	if f.Status != "" {
-		args = append(args, f.Status)
-		conds = append(conds, fmt.Sprintf("status = $%d", len(args)))
+		conds = append(conds, "status = "+arg(f.Status))
 	}
 	if f.OrderID != "" {
-		args = append(args, f.OrderID)
-		conds = append(conds, fmt.Sprintf("order_id = $%d", len(args)))
+		conds = append(conds, "order_id = "+arg(f.OrderID))
+	}
+	if f.After != "" {
+		// Reservations are never deleted, so the cursor's row is always there to anchor on.
+		after, err := getReservationRow(ctx, s.db, f.After, false)
+		if errors.Is(err, ErrReservationNotFound) {
+			return client.ReservationList{}, &ValidationError{Location: "query.after", Message: "no reservation for this order id", Value: f.After}
+		}
+		if err != nil {
+			return client.ReservationList{}, err
+		}
+		at, id := arg(after.CreatedAt), arg(after.OrderID)
+		conds = append(conds, fmt.Sprintf("(created_at < %s OR (created_at = %s AND order_id > %s))", at, at, id))
 	}
 	query := `SELECT order_id, status, created_at, updated_at FROM reservations`
 	if len(conds) > 0 {
 		query += ` WHERE ` + strings.Join(conds, " AND ")
 	}
-	args = append(args, clampLimit(f.Limit))
-	query += fmt.Sprintf(` ORDER BY created_at DESC, order_id LIMIT $%d`, len(args))
+	limit := clampLimit(f.Limit)
+	// One row more than asked tells whether another page follows.
+	query += ` ORDER BY created_at DESC, order_id LIMIT ` + arg(limit+1)
 
 	var rows []reservationRow
 	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
 		return client.ReservationList{}, fmt.Errorf("list reservations: %w", err)
+	}
+	var next string
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = rows[limit-1].OrderID
 	}
 	ids := make([]string, len(rows))
 	for i, r := range rows {
@@ -490,7 +513,7 @@ func (s *Service) ListReservations(ctx context.Context, f client.ReservationFilt
 	if err != nil {
 		return client.ReservationList{}, err
 	}
-	out := client.ReservationList{Items: make([]client.Reservation, 0, len(rows))}
+	out := client.ReservationList{Items: make([]client.Reservation, 0, len(rows)), Next: next}
 	for _, r := range rows {
 		out.Items = append(out.Items, reservationOf(r, lines[r.OrderID]))
 	}

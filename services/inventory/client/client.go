@@ -78,16 +78,19 @@ type Reservation struct {
 	UpdatedAt time.Time      `json:"updated_at"`
 }
 
-// ReservationList is a page of reservations.
+// ReservationList is a page of reservations, newest first.
 type ReservationList struct {
 	Items []Reservation `json:"items"`
+	Next  string        `json:"next,omitempty" doc:"Pass as 'after' to read the next page; absent on the last page"`
 }
 
 // ReservationFilter selects reservations for operators and audits; zero values mean "any".
+// After is the order id of the last reservation of the previous page (its Next).
 type ReservationFilter struct {
 	Status  string
 	OrderID string
 	Limit   int
+	After   string
 }
 
 // Stock movement kinds recorded in the ledger.
@@ -180,7 +183,8 @@ func (c *Client) GetReservation(ctx context.Context, orderID string) (Reservatio
 	return out, err
 }
 
-// ListReservations returns reservations matching f, newest first.
+// ListReservations returns a page of reservations matching f, newest first; the page's
+// Next, passed as f.After, reads the following page.
 func (c *Client) ListReservations(ctx context.Context, f ReservationFilter) (ReservationList, error) {
 	q := url.Values{}
 	if f.Status != "" {
@@ -191,6 +195,9 @@ func (c *Client) ListReservations(ctx context.Context, f ReservationFilter) (Res
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.After != "" {
+		q.Set("after", f.After)
 	}
 	path := "/reservations"
 	if len(q) > 0 {
