@@ -3,7 +3,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 GO ?= go
 export GOFLAGS := -buildvcs=false
 
-.PHONY: run test build openapi lint-openapi bench clean
+.PHONY: run test test-faults build openapi lint-openapi bench clean
 
 bin/temporal:
 	@echo "building the temporal CLI $(TEMPORAL_CLI_VERSION) into ./bin (first time takes a few minutes)"
@@ -21,6 +21,13 @@ test: bin/temporal
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) lint-openapi
 
+# The fault suite: the whole system as real processes, crashed and faulted while orders
+# flow, then audited (see README, "Fault suite"). Takes several minutes.
+test-faults: bin/temporal
+	@mkdir -p .run
+	SAGAFLOW_FAULT_SUITE=1 SAGAFLOW_FAULT_REPORT=$(CURDIR)/.run/fault-report.md \
+		$(GO) test -count=1 -timeout 20m -v -run TestFaultSuite ./internal/faults/
+
 # Regenerate the committed OpenAPI documents from the code.
 openapi:
 	$(GO) run ./cmd/sagaflow openapi --out api/openapi
@@ -28,6 +35,11 @@ openapi:
 
 lint-openapi:
 	npx --yes @redocly/cli@2.77.0 lint --config api/openapi/redocly.yaml api/openapi/public.yaml api/openapi/order.yaml api/openapi/payment.yaml api/openapi/inventory.yaml
+
+# The benchmark: the whole system as separate processes, measured against Temporal's own
+# ceiling on the same dev server; results, chart and logs go to .bench/. Flags: BENCH_FLAGS.
+bench: bin/temporal build
+	./bin/sagaflow bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin .run .bench

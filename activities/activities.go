@@ -43,6 +43,15 @@ type Registry interface {
 	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
 }
 
+// ErrorTypeNoClient is the failure of a call made by a pool that has no client for the
+// service: a saga pool running local steps without that service's URL. It is retryable,
+// so the saga hands the call to the service's own pool.
+const ErrorTypeNoClient = "no-client"
+
+func errNoClient(service string) error {
+	return temporal.NewApplicationError("this worker pool has no client for the "+service+" service", ErrorTypeNoClient)
+}
+
 // Failure travels as the details of every activity error, so the saga can report the
 // attempt that failed and name the offending values (for example the SKUs out of stock).
 type Failure struct {

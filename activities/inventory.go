@@ -62,6 +62,9 @@ func (a *Inventory) Register(r Registry) {
 
 // Reserve holds stock for every line and returns the lines priced from the catalog.
 func (a *Inventory) Reserve(ctx context.Context, in ReserveInput) (ReserveResult, error) {
+	if a.client == nil {
+		return ReserveResult{}, errNoClient("inventory")
+	}
 	l := logger(ctx, in.OrderID)
 	req := invclient.ReserveRequest{OrderID: in.OrderID, Lines: make([]invclient.ReserveLine, 0, len(in.Lines))}
 	for _, line := range in.Lines {
@@ -82,6 +85,9 @@ func (a *Inventory) Reserve(ctx context.Context, in ReserveInput) (ReserveResult
 
 // Release gives the order's reserved stock back (or leaves a marker refusing a late reserve).
 func (a *Inventory) Release(ctx context.Context, in StockInput) (StockResult, error) {
+	if a.client == nil {
+		return StockResult{}, errNoClient("inventory")
+	}
 	l := logger(ctx, in.OrderID)
 	res, err := a.client.Release(ctx, in.OrderID, in.IdempotencyKey)
 	if err := finish(ctx, l, "release stock", err); err != nil {
@@ -92,6 +98,9 @@ func (a *Inventory) Release(ctx context.Context, in StockInput) (StockResult, er
 
 // Commit turns the order's reserved stock into sold stock.
 func (a *Inventory) Commit(ctx context.Context, in StockInput) (StockResult, error) {
+	if a.client == nil {
+		return StockResult{}, errNoClient("inventory")
+	}
 	l := logger(ctx, in.OrderID)
 	res, err := a.client.Commit(ctx, in.OrderID, in.IdempotencyKey)
 	if err := finish(ctx, l, "commit stock", err); err != nil {

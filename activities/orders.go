@@ -63,6 +63,9 @@ func (a *Orders) Register(r Registry) {
 
 // Create records the order as PENDING.
 func (a *Orders) Create(ctx context.Context, in CreateOrderInput) (OrderResult, error) {
+	if a.client == nil {
+		return OrderResult{}, errNoClient("order")
+	}
 	l := logger(ctx, in.OrderID)
 	req := orderclient.CreateOrderRequest{
 		OrderID:    in.OrderID,
@@ -82,6 +85,9 @@ func (a *Orders) Create(ctx context.Context, in CreateOrderInput) (OrderResult, 
 
 // Transition moves the order to a new status (a no-op when it already has it).
 func (a *Orders) Transition(ctx context.Context, in TransitionInput) (OrderResult, error) {
+	if a.client == nil {
+		return OrderResult{}, errNoClient("order")
+	}
 	l := logger(ctx, in.OrderID)
 	req := orderclient.TransitionRequest{Status: in.Status, Reason: in.Reason, Currency: in.Currency}
 	for _, line := range in.Lines {

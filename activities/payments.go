@@ -48,6 +48,9 @@ func (a *Payments) Register(r Registry) {
 
 // Authorize places a hold on the card for the order's total.
 func (a *Payments) Authorize(ctx context.Context, in AuthorizeInput) (PaymentResult, error) {
+	if a.client == nil {
+		return PaymentResult{}, errNoClient("payment")
+	}
 	l := logger(ctx, in.OrderID)
 	p, err := a.client.Authorize(ctx, in.IdempotencyKey, payclient.AuthorizeRequest{
 		OrderID: in.OrderID, Amount: in.Amount, Currency: in.Currency, PaymentToken: in.PaymentToken,
@@ -60,6 +63,9 @@ func (a *Payments) Authorize(ctx context.Context, in AuthorizeInput) (PaymentRes
 
 // Capture takes the authorized amount.
 func (a *Payments) Capture(ctx context.Context, in PaymentInput) (PaymentResult, error) {
+	if a.client == nil {
+		return PaymentResult{}, errNoClient("payment")
+	}
 	l := logger(ctx, in.OrderID)
 	p, err := a.client.Capture(ctx, in.OrderID, in.IdempotencyKey)
 	if err := finish(ctx, l, "capture payment", err); err != nil {
@@ -70,6 +76,9 @@ func (a *Payments) Capture(ctx context.Context, in PaymentInput) (PaymentResult,
 
 // Void cancels the authorization (or leaves a marker refusing a late one).
 func (a *Payments) Void(ctx context.Context, in PaymentInput) (PaymentResult, error) {
+	if a.client == nil {
+		return PaymentResult{}, errNoClient("payment")
+	}
 	l := logger(ctx, in.OrderID)
 	p, err := a.client.Void(ctx, in.OrderID, in.IdempotencyKey)
 	if err := finish(ctx, l, "void payment", err); err != nil {

@@ -32,6 +32,15 @@ type Config struct {
 	ApprovalThreshold int64         `envconfig:"APPROVAL_THRESHOLD" default:"100000"`
 	ApprovalTimeout   time.Duration `envconfig:"APPROVAL_TIMEOUT" default:"15m"`
 
+	// SagaActivityTimeout bounds one attempt of a saga step; SagaRetryMaxInterval caps the
+	// backoff between attempts (0 keeps the saga's defaults). Each saga keeps the values
+	// it was started with.
+	SagaActivityTimeout  time.Duration `envconfig:"SAGA_ACTIVITY_TIMEOUT" default:"15s"`
+	SagaRetryMaxInterval time.Duration `envconfig:"SAGA_RETRY_MAX_INTERVAL" default:"0s"`
+	// SagaLocalSteps makes the first attempt of each saga step a local activity of the
+	// sagas pool, which then needs the three service URLs (see workflows/local.go).
+	SagaLocalSteps bool `envconfig:"SAGA_LOCAL_STEPS" default:"false"`
+
 	IdempotencyTTL time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`
 	OrderWaitMax   time.Duration `envconfig:"ORDER_WAIT_MAX" default:"10s"`
 
@@ -53,19 +62,20 @@ type Config struct {
 // DefaultConfig returns the defaults of every variable (the service URLs stay empty).
 func DefaultConfig() Config {
 	return Config{
-		HTTPAddr:           ":8080",
-		Config:             temporalclient.Config{Address: "127.0.0.1:7233", Namespace: "default"},
-		RedisURL:           "redis://127.0.0.1:6379/0",
-		RedisKeyPrefix:     "sagaflow:",
-		SagaTaskQueue:      workflows.TaskQueueSagas,
-		ApprovalThreshold:  100000,
-		ApprovalTimeout:    15 * time.Minute,
-		IdempotencyTTL:     24 * time.Hour,
-		OrderWaitMax:       10 * time.Second,
-		RateLimitPerSecond: 20,
-		RateLimitBurst:     40,
-		ServiceCallTimeout: 5 * time.Second,
-		ShutdownTiming:     httpserver.ShutdownTiming{DrainDelay: time.Second, Timeout: 20 * time.Second},
+		HTTPAddr:            ":8080",
+		Config:              temporalclient.Config{Address: "127.0.0.1:7233", Namespace: "default"},
+		RedisURL:            "redis://127.0.0.1:6379/0",
+		RedisKeyPrefix:      "sagaflow:",
+		SagaTaskQueue:       workflows.TaskQueueSagas,
+		ApprovalThreshold:   100000,
+		ApprovalTimeout:     15 * time.Minute,
+		SagaActivityTimeout: workflows.DefaultActivityTimeout,
+		IdempotencyTTL:      24 * time.Hour,
+		OrderWaitMax:        10 * time.Second,
+		RateLimitPerSecond:  20,
+		RateLimitBurst:      40,
+		ServiceCallTimeout:  5 * time.Second,
+		ShutdownTiming:      httpserver.ShutdownTiming{DrainDelay: time.Second, Timeout: 20 * time.Second},
 	}
 }
 
@@ -101,6 +111,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("APPROVAL_THRESHOLD must not be negative, got %d", c.ApprovalThreshold)
 	case c.ApprovalTimeout <= 0:
 		return fmt.Errorf("APPROVAL_TIMEOUT must be positive, got %s", c.ApprovalTimeout)
+	case c.SagaActivityTimeout < time.Second || c.SagaActivityTimeout > time.Hour:
+		return fmt.Errorf("SAGA_ACTIVITY_TIMEOUT must be between 1s and 1h, got %s", c.SagaActivityTimeout)
+	case c.SagaRetryMaxInterval != 0 && (c.SagaRetryMaxInterval < 100*time.Millisecond || c.SagaRetryMaxInterval > time.Hour):
+		return fmt.Errorf("SAGA_RETRY_MAX_INTERVAL must be 0 (the saga's defaults) or between 100ms and 1h, got %s", c.SagaRetryMaxInterval)
 	case c.IdempotencyTTL < time.Minute:
 		return fmt.Errorf("IDEMPOTENCY_TTL must be at least 1m, got %s", c.IdempotencyTTL)
 	case c.OrderWaitMax < 0 || c.OrderWaitMax > 50*time.Second:

@@ -70,7 +70,7 @@ type StatusChange struct {
 // SagaStep is one step or compensation of the order saga.
 type SagaStep struct {
 	Name     string `json:"name" example:"reserve-stock"`
-	Status   string `json:"status" enum:"pending,running,completed,failed,skipped,compensated"`
+	Status   string `json:"status" enum:"pending,running,completed,failed,skipped,compensated,resolved-by-operator"`
 	Attempts int32  `json:"attempts"`
 	Error    string `json:"error,omitempty"`
 }
@@ -281,6 +281,8 @@ func (s *Server) startOrder(ctx context.Context, in *placeOrderInput, id, fp str
 		RequestID:         requestid.From(ctx),
 		ApprovalThreshold: s.cfg.ApprovalThreshold,
 		ApprovalTimeout:   s.cfg.ApprovalTimeout,
+		Timing:            workflows.Timing{ActivityTimeout: s.cfg.SagaActivityTimeout, RetryMaxInterval: s.cfg.SagaRetryMaxInterval},
+		LocalSteps:        s.cfg.SagaLocalSteps,
 	}
 	opts := client.StartWorkflowOptions{
 		ID:        wid,

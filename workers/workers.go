@@ -78,6 +78,13 @@ func New(c client.Client, opts Options) (*Group, error) {
 			wopts.LocalActivityWorkerOnly = true
 			w = worker.New(c, queues.Sagas, wopts)
 			w.RegisterWorkflowWithOptions(workflows.OrderSaga, workflow.RegisterOptions{Name: workflows.OrderSagaName})
+			// Sagas with local steps make each call's first attempt here. Every activity
+			// is registered, with or without its client, so a saga's history never
+			// depends on this pool's configuration: without a client the attempt fails
+			// at once and the call goes to its service's pool.
+			activities.NewOrders(opts.Orders).Register(w)
+			activities.NewPayments(opts.Payments).Register(w)
+			activities.NewInventory(opts.Inventory).Register(w)
 		case PoolOrders:
 			if opts.Orders == nil {
 				return nil, errors.New("the orders pool needs an order service client")

@@ -318,6 +318,7 @@ func TestSagaEndToEnd(t *testing.T) {
 		wantOnHand  int64
 		wantCapture int64
 		wantPayment string // "" = no payment record expected
+		localSteps  bool
 	}{
 		{name: "confirmed", stock: 5, quantity: 2, token: payclient.TokenVisa,
 			wantStatus: workflows.StatusConfirmed, wantOnHand: 3, wantCapture: 2000, wantPayment: payclient.PaymentCaptured},
@@ -349,6 +350,19 @@ func TestSagaEndToEnd(t *testing.T) {
 				}
 			},
 			wantStatus: workflows.StatusCancelled, wantReason: "workflow cancelled", wantOnHand: 5, wantPayment: payclient.PaymentVoided},
+		// The same sagas with local steps: the saga pool makes the calls itself.
+		{name: "confirmed-local-steps", stock: 5, quantity: 2, token: payclient.TokenVisa, localSteps: true,
+			wantStatus: workflows.StatusConfirmed, wantOnHand: 3, wantCapture: 2000, wantPayment: payclient.PaymentCaptured},
+		{name: "declined-local-steps", stock: 5, quantity: 1, token: payclient.TokenChargeDeclined, localSteps: true,
+			wantStatus: workflows.StatusFailed, wantReason: "card declined", wantOnHand: 5},
+		{name: "approved-local-steps", stock: 5, quantity: 3, token: payclient.TokenVisa, threshold: 2000, localSteps: true,
+			interact: func(t *testing.T, id string) {
+				s.waitFor(t, id, awaiting)
+				if err := s.temporal.SignalWorkflow(context.Background(), id, "", workflows.SignalApprove, workflows.Decision{By: "alice"}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantStatus: workflows.StatusConfirmed, wantOnHand: 2, wantCapture: 3000, wantPayment: payclient.PaymentCaptured},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -358,7 +372,7 @@ func TestSagaEndToEnd(t *testing.T) {
 			run := s.start(t, workflows.OrderInput{
 				OrderID: orderID, CustomerID: "c-1", PaymentToken: tc.token, RequestID: "req-" + tc.name,
 				Lines:             []workflows.OrderLine{{SKU: sku, Quantity: tc.quantity}},
-				ApprovalThreshold: tc.threshold, ApprovalTimeout: time.Hour,
+				ApprovalThreshold: tc.threshold, ApprovalTimeout: time.Hour, LocalSteps: tc.localSteps,
 			})
 			if tc.interact != nil {
 				tc.interact(t, run.GetID())
@@ -439,5 +453,65 @@ func recordHistory(t *testing.T, c client.Client, run client.WorkflowRun, name s
 	path := filepath.Join(dir, fmt.Sprintf("order-saga-%s.json", name))
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(errors.Join(err, fmt.Errorf("record %s", path)))
+	}
+}
+
+// TestLocalStepsWithoutClients: a saga pool that has no client for the services still runs
+// sagas with local steps: every local attempt fails, and each call goes to its service's
+// pool instead.
+func TestLocalStepsWithoutClients(t *testing.T) {
+	s := startSystem(t)
+	bare := testenv.TaskQueue(t, "bare-sagas")
+	sagasOnly, err := workers.New(s.temporal, workers.Options{
+		Pools: []string{workers.PoolSagas}, Queues: workflows.TaskQueues{Sagas: bare},
+		StopTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sagasOnly.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sagasOnly.Stop)
+
+	sku := "SKU-bare"
+	s.product(t, sku, 1000, 5)
+	in := workflows.OrderInput{
+		OrderID: "o-bare-" + testenv.Suffix(), CustomerID: "c-1", PaymentToken: payclient.TokenVisa, RequestID: "req-bare",
+		Lines: []workflows.OrderLine{{SKU: sku, Quantity: 1}}, LocalSteps: true,
+	}
+	in.TaskQueues = s.queues
+	run, err := s.temporal.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+		ID: workflows.WorkflowID(in.OrderID), TaskQueue: bare,
+	}, workflows.OrderSagaName, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var res workflows.SagaResult
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != workflows.StatusConfirmed {
+		t.Fatalf("saga ended %s (%s), want CONFIRMED", res.Status, res.FailureReason)
+	}
+	// Each call was tried locally once, then ran on its service's queue.
+	iter := s.temporal.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	markers, scheduled := 0, 0
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_MARKER_RECORDED:
+			markers++
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			scheduled++
+		}
+	}
+	if scheduled != 9 || markers != 9 {
+		t.Errorf("%d local attempts and %d activities on queues, want 9 of each", markers, scheduled)
 	}
 }

@@ -27,6 +27,61 @@ const (
 	QueryStatus   = "status"
 )
 
+// The operator's escape hatch for a compensation that keeps failing, with a ResolveRequest
+// as input. The update (`temporal workflow update execute`) is validated before it enters
+// the history, so a refused one answers with the reason; the signal (for tctl, which has no
+// update) goes through the same checks and is listed in SagaStatus.Signals as accepted or
+// ignored.
+const (
+	UpdateResolveCompensation = "resolve-compensation"
+	SignalResolveCompensation = "resolve-compensation"
+)
+
+// Resolve actions.
+const (
+	// ResolveRetryNow cuts the failing compensation's backoff pause short and retries it at once.
+	ResolveRetryNow = "retry-now"
+	// ResolveMarkResolved records that an operator settled the compensation outside the
+	// system (for example voided the hold at the card processor by hand); the saga stops
+	// retrying it and goes on to its terminal state.
+	ResolveMarkResolved = "mark-resolved"
+)
+
+// ResolveRequest is the input of the resolve-compensation update and signal. By and
+// Reason are required: they are the audit trail.
+type ResolveRequest struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+	Action string `json:"action"`
+}
+
+// Resolution is an accepted resolve-compensation request, as the status query reports it.
+type Resolution struct {
+	// Step is the compensation it applied to (e.g. void-payment).
+	Step   string    `json:"step"`
+	Action string    `json:"action"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	// Via is "update" or "signal".
+	Via string `json:"via"`
+	// Note says what the saga did with it.
+	Note string `json:"note,omitempty"`
+}
+
+// Ways a resolution arrives, reported in Resolution.Via.
+const (
+	ViaUpdate = "update"
+	ViaSignal = "signal"
+)
+
+// OperatorResolvedPrefix starts the reason of the terminal transition of an order whose
+// compensations an operator marked resolved: "operator resolved [void-payment] (alice: …); "
+// followed by the original reason. The bracket lists the compensations; the saga writes it
+// at the very start, where no client text can appear, so the auditor can trust it
+// (see ResolvedCompensations).
+const OperatorResolvedPrefix = "operator resolved ["
+
 // WorkflowID is the saga's workflow id for an order; it makes Temporal refuse a second
 // saga for the same order.
 func WorkflowID(orderID string) string { return "order-" + orderID }
@@ -88,6 +143,14 @@ type OrderInput struct {
 	ApprovalTimeout time.Duration `json:"approval_timeout"`
 	// TaskQueues overrides the activity task queues (empty fields = the default queues).
 	TaskQueues TaskQueues `json:"task_queues,omitzero"`
+	// Timing tunes activity timeouts and retry backoff (zero fields = the defaults).
+	Timing Timing `json:"timing,omitzero"`
+	// LocalSteps makes the first attempt of every step a local activity of the saga's own
+	// worker, so a saga whose calls succeed completes in one workflow task; a step whose
+	// local attempt fails for a transient reason goes on to its service's task queue (see
+	// local.go). False (and histories recorded before the field existed) keeps every step
+	// on its service's queue.
+	LocalSteps bool `json:"local_steps,omitempty"`
 }
 
 // DefaultApprovalTimeout rejects a held order when the input names no timeout.
@@ -157,6 +220,9 @@ const (
 	StepFailed      = "failed"
 	StepSkipped     = "skipped"
 	StepCompensated = "compensated"
+	// StepResolvedByOperator: a compensation an operator marked resolved (its Resolution
+	// says who, why and when); the saga did not see it succeed.
+	StepResolvedByOperator = "resolved-by-operator"
 )
 
 // StepState is one step of the saga as the status query reports it.
@@ -165,6 +231,8 @@ type StepState struct {
 	Status   string `json:"status"`
 	Attempts int32  `json:"attempts"`
 	Error    string `json:"error,omitempty"`
+	// Resolution is set on a compensation an operator marked resolved.
+	Resolution *Resolution `json:"resolution,omitempty"`
 }
 
 // PricedLine is an order line with the catalog price the saga reserved it at.
@@ -198,6 +266,8 @@ type SagaStatus struct {
 	CompensationFailing bool `json:"compensation_failing"`
 	// Signals lists the signals received, newest last, with what the saga did with each.
 	Signals []SignalRecord `json:"signals,omitempty"`
+	// Resolutions lists the accepted resolve-compensation requests, newest last.
+	Resolutions []Resolution `json:"resolutions,omitempty"`
 }
 
 // Decision kinds reported in SagaStatus.DecisionKind.
@@ -215,9 +285,11 @@ const (
 
 // SignalRecord is one signal the saga received.
 type SignalRecord struct {
-	Name    string    `json:"name"`
-	By      string    `json:"by,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
+	Name   string `json:"name"`
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Action is the resolve-compensation signal's action.
+	Action  string    `json:"action,omitempty"`
 	At      time.Time `json:"at"`
 	Outcome string    `json:"outcome"`
 	// Note says why an ignored signal was ignored.

@@ -55,6 +55,9 @@ func OrderSaga(ctx workflow.Context, in OrderInput) (SagaResult, error) {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, s.query); err != nil {
 		return SagaResult{}, err
 	}
+	if err := s.handleOperator(ctx); err != nil {
+		return SagaResult{}, err
+	}
 	s.upsert(SearchCustomerID.ValueSet(in.CustomerID), SearchOrderStatus.ValueSet(StatusPending))
 	s.publish()
 
@@ -109,6 +112,10 @@ type saga struct {
 	lastMoveAttempts int32
 	// moves counts the moves to each status, so a repeated move gets its own idempotency key.
 	moves map[string]int
+	// recorded is the status the order service last confirmed.
+	recorded string
+	// op is the operator's hold on the running compensation (operator.go).
+	op operator
 }
 
 func newSaga(ctx workflow.Context, in OrderInput) *saga {
@@ -398,20 +405,9 @@ func (s *saga) compensate(ctx workflow.Context, st *stop) {
 		idx := len(s.st.Compensations) - 1
 		s.st.CurrentStep = c.call.step
 		s.publish()
-		var out compensationResult
-		attempts := s.persist(dctx, c.call, batchRetry(), &out, func(total int32, err error) {
-			s.st.Compensations[idx].Status = StepFailed
-			s.st.Compensations[idx].Attempts = total
-			s.st.Compensations[idx].Error = errorText(err)
-			s.logger.Error("compensation keeps failing; retrying", "compensation", c.call.step, "attempts", total, "error", err)
-			s.setFailing(dctx, true)
-		})
-		s.st.Compensations[idx] = StepState{Name: c.call.step, Status: StepCompleted, Attempts: attempts}
-		s.markStep(c.of, StepCompensated)
-		if s.st.CompensationFailing {
-			s.setFailing(dctx, false)
-		}
+		s.runCompensation(dctx, c, idx)
 	}
+	s.closeReason(st)
 
 	s.st.Steps = append(s.st.Steps, StepState{Name: StepCloseOrder, Status: StepRunning})
 	s.st.CurrentStep = StepCloseOrder
@@ -431,6 +427,17 @@ func (s *saga) setFailing(dctx workflow.Context, failing bool) {
 	s.st.CompensationFailing = failing
 	s.upsert(SearchCompensationFailing.ValueSet(failing))
 	if failing {
+		// The order service allows COMPENSATION_FAILED only after COMPENSATING, whose
+		// best-effort move may have failed: record it first. When the order service still
+		// cannot take it, only the saga's own view shows the failure.
+		compensating := func() bool { return s.recorded == StatusCompensating || s.recorded == StatusCompensationFailed }
+		if !compensating() {
+			_ = s.setStatus(dctx, StatusCompensating, s.st.FailureReason, moveBestEffort, nil)
+		}
+		if !compensating() {
+			s.showStatus(StatusCompensationFailed)
+			return
+		}
 		_ = s.setStatus(dctx, StatusCompensationFailed, "a compensation keeps failing: "+s.st.CurrentStep, moveBestEffort, nil)
 		return
 	}
@@ -454,11 +461,26 @@ func (s *saga) result() SagaResult {
 	}
 }
 
-// exec runs one activity call on its queue and returns the attempts it took.
+// exec runs one activity call (locally first with local steps) and returns the attempts it took.
 func (s *saga) exec(ctx workflow.Context, c call, retry *temporal.RetryPolicy, out attempter) (int32, error) {
+	var local int32
+	if s.in.LocalSteps {
+		n, err, done := s.execLocal(ctx, c, out)
+		if done {
+			return n, err
+		}
+		local = n
+	}
+	n, err := s.execQueued(ctx, c, retry, out)
+	return local + n, err
+}
+
+// execQueued runs one activity call on its service's task queue.
+func (s *saga) execQueued(ctx workflow.Context, c call, retry *temporal.RetryPolicy, out attempter) (int32, error) {
+	retry = s.in.Timing.apply(retry)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           c.queue,
-		StartToCloseTimeout: activityTimeout,
+		StartToCloseTimeout: s.in.Timing.activityTimeout(),
 		RetryPolicy:         retry,
 		Summary:             c.summary,
 	})

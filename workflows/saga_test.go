@@ -46,7 +46,8 @@ type world struct {
 	catalog  map[string]price
 	fail     map[string]func(call int) error
 	delay    map[string]time.Duration
-	failing  []bool // CompensationFailing values upserted, in order
+	failing  []bool            // CompensationFailing values upserted, in order
+	reasons  map[string]string // the latest reason sent with each order status
 	snapshot map[time.Duration]workflows.SagaStatus
 }
 
@@ -64,6 +65,7 @@ func newWorld(t *testing.T) *world {
 			"SKU-2": {unit: 500, currency: "USD"},
 		},
 		fail:     map[string]func(int) error{},
+		reasons:  map[string]string{},
 		delay:    map[string]time.Duration{},
 		snapshot: map[time.Duration]workflows.SagaStatus{},
 	}
@@ -87,6 +89,9 @@ func newWorld(t *testing.T) *world {
 		if err := w.record(ctx, activities.OrdersTransition+":"+in.Status, in.IdempotencyKey); err != nil {
 			return activities.OrderResult{}, err
 		}
+		w.mu.Lock()
+		w.reasons[in.Status] = in.Reason
+		w.mu.Unlock()
 		if in.Status == workflows.StatusReserved && (len(in.Lines) == 0 || in.Currency == "") {
 			return activities.OrderResult{}, activities.Classify(ctx, &svcclient.Error{Status: 422, Code: problem.CodeValidation, Detail: "pricing missing"})
 		}

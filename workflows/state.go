@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -36,9 +37,7 @@ type pricing struct {
 // search attribute, Web UI details) and the order service's record. Each move sends the
 // idempotency key "<workflow id>/status-<STATUS>" ("-2", "-3" … for repeated moves).
 func (s *saga) setStatus(ctx workflow.Context, status, reason string, mode moveMode, p *pricing) error {
-	s.st.Status = status
-	s.upsert(SearchOrderStatus.ValueSet(status))
-	s.publish()
+	s.showStatus(status)
 	s.lastMoveAttempts = 0
 	if !s.orderRecorded {
 		return nil
@@ -63,19 +62,30 @@ func (s *saga) setStatus(ctx workflow.Context, status, reason string, mode moveM
 		s.lastMoveAttempts = n
 		if err != nil {
 			s.logger.Warn("order status not recorded", "status", status, "error", err)
+			return err
 		}
-		return err
 	case movePersistent:
 		s.lastMoveAttempts = s.persist(ctx, c, forwardRetry(), &out, func(total int32, err error) {
 			s.logger.Error("order status move keeps failing; retrying", "status", status, "attempts", total, "error", err)
 			s.reportRunning(total, err)
 		})
-		return nil
 	default:
 		n, err := s.exec(ctx, c, forwardRetry(), &out)
 		s.lastMoveAttempts = n
-		return err
+		if err != nil {
+			return err
+		}
 	}
+	s.recorded = status
+	return nil
+}
+
+// showStatus changes the saga's own view of the status: the status query, the search
+// attribute and the Web UI details.
+func (s *saga) showStatus(status string) {
+	s.st.Status = status
+	s.upsert(SearchOrderStatus.ValueSet(status))
+	s.publish()
 }
 
 // listen receives the approve, reject and cancel signals for the whole run, on a context
@@ -150,6 +160,7 @@ func (s *saga) query() (SagaStatus, error) {
 	out.Compensations = append([]StepState{}, s.st.Compensations...)
 	out.Lines = append([]PricedLine(nil), s.st.Lines...)
 	out.Signals = append([]SignalRecord(nil), s.st.Signals...)
+	out.Resolutions = append([]Resolution(nil), s.st.Resolutions...)
 	if s.st.Decision != nil {
 		d := *s.st.Decision
 		out.Decision = &d
@@ -237,6 +248,9 @@ func writeStep(b *strings.Builder, st StepState) {
 	}
 	if st.Error != "" {
 		fmt.Fprintf(b, " — %s", st.Error)
+	}
+	if r := st.Resolution; r != nil {
+		fmt.Fprintf(b, " · resolved by operator %s at %s: %s", r.By, r.At.UTC().Format(time.RFC3339), r.Reason)
 	}
 	b.WriteString("\n")
 }

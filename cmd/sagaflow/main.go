@@ -45,6 +45,10 @@ commands:
   seed                     load the demo catalog through the inventory service (INVENTORY_SERVICE_URL)
   openapi [--out DIR]      write the OpenAPI documents of the API and every service
   healthcheck URL          exit 0 when URL answers 2xx (container health checks; images have no curl)
+  bench [flags]            measure the whole system against Temporal's own ceiling (make bench)
+  audit [--json]           check the invariants across the order, payment and inventory services
+                           (ORDER_/PAYMENT_/INVENTORY_SERVICE_URL, AUDIT_IN_FLIGHT_BOUND); exit 1
+                           on a violation, 3 when a service cannot be read
 
 Every command reads its configuration from the environment; see README.md.
 `
@@ -82,6 +86,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runOpenAPI(args[1:], stdout)
 	case "healthcheck":
 		err = runHealthcheck(ctx, args[1:])
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -47,12 +47,21 @@ const (
 	NoOpenHold = "no-open-hold"
 )
 
+// OperatorResolved labels the findings listed in Report.Resolved: a compensation (void or
+// release) that never succeeded and that an operator marked resolved with the saga's
+// resolve-compensation update or signal, stating it was settled outside the system. The
+// saga records that at the very start of the order's terminal reason, where no client text
+// can appear (workflows.ResolvedCompensations reads it). Such an order's leftover hold or
+// reservation is expected, so it is not a violation; it is listed separately so a
+// reconciliation run still shows it to whoever checks the processor or the stock.
+const OperatorResolved = "operator-resolved"
+
 // Violation is one broken rule, located by order and/or SKU.
 type Violation struct {
-	Invariant string
-	OrderID   string
-	SKU       string
-	Detail    string
+	Invariant string `json:"invariant"`
+	OrderID   string `json:"order_id,omitempty"`
+	SKU       string `json:"sku,omitempty"`
+	Detail    string `json:"detail"`
 }
 
 func (v Violation) String() string {
@@ -67,19 +76,23 @@ func (v Violation) key() key { return key{v.Invariant, v.OrderID, v.SKU} }
 // Report is what one audit found.
 type Report struct {
 	// At is the audit's clock reading (Options.Now) that order ages were measured against.
-	At time.Time
+	At time.Time `json:"at"`
 	// Orders counts every order; OrdersByStatus splits them by status.
-	Orders         int
-	OrdersByStatus map[string]int
+	Orders         int            `json:"orders"`
+	OrdersByStatus map[string]int `json:"orders_by_status"`
 	// InFlight counts non-terminal orders still within the in-flight bound; their payment
 	// and reservation are not held to an outcome yet.
-	InFlight     int
-	Payments     int
-	Reservations int
-	Products     int
-	Movements    int
+	InFlight     int `json:"in_flight"`
+	Payments     int `json:"payments"`
+	Reservations int `json:"reservations"`
+	Products     int `json:"products"`
+	Movements    int `json:"stock_movements"`
 	// Violations is sorted by invariant, order id, SKU.
-	Violations []Violation
+	Violations []Violation `json:"violations"`
+	// Resolved lists what would break NoOpenHold or ServicesAgree but an operator marked
+	// resolved (see OperatorResolved); these do not make the report fail. Sorted like
+	// Violations.
+	Resolved []Violation `json:"operator_resolved"`
 }
 
 // OK reports whether the audit found nothing wrong.
@@ -91,6 +104,9 @@ func (r Report) WriteText(w io.Writer) error {
 	if !r.OK() {
 		verdict = fmt.Sprintf("FAILED, %d violation(s)", len(r.Violations))
 	}
+	if n := len(r.Resolved); n > 0 {
+		verdict += fmt.Sprintf(", %d operator-resolved", n)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "audit at %s: %s\n", r.At.UTC().Format(time.RFC3339), verdict)
 	fmt.Fprintf(&b, "orders: %d%s, in flight: %d\n", r.Orders, r.statusSummary(), r.InFlight)
@@ -98,6 +114,9 @@ func (r Report) WriteText(w io.Writer) error {
 		r.Payments, r.Reservations, r.Products, r.Movements)
 	for _, v := range r.Violations {
 		fmt.Fprintf(&b, "violation %s\n", v)
+	}
+	for _, v := range r.Resolved {
+		fmt.Fprintf(&b, "%s %s\n", OperatorResolved, v)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -197,10 +216,12 @@ func (a *Auditor) pass(ctx context.Context, at time.Time, bound time.Duration, p
 	c.checkPayments()
 	c.checkOrders()
 	c.checkOrphans()
-	slices.SortFunc(c.report.Violations, func(x, y Violation) int {
+	byKey := func(x, y Violation) int {
 		return strings.Compare(x.Invariant+"\x00"+x.OrderID+"\x00"+x.SKU+"\x00"+x.Detail,
 			y.Invariant+"\x00"+y.OrderID+"\x00"+y.SKU+"\x00"+y.Detail)
-	})
+	}
+	slices.SortFunc(c.report.Violations, byKey)
+	slices.SortFunc(c.report.Resolved, byKey)
 	return c.report, nil
 }
 
@@ -210,6 +231,13 @@ type checker struct {
 	at     time.Time
 	bound  time.Duration
 	report Report
+}
+
+// resolved lists a finding an operator settled; see OperatorResolved.
+func (c *checker) resolved(invariant, orderID, format string, args ...any) {
+	c.report.Resolved = append(c.report.Resolved, Violation{
+		Invariant: invariant, OrderID: orderID, Detail: fmt.Sprintf(format, args...),
+	})
 }
 
 func (c *checker) add(invariant, orderID, sku, format string, args ...any) {

@@ -2,12 +2,14 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/workflows"
 )
 
 // isVoidMarker reports a payment row left by a void that came before any authorization:
@@ -159,19 +161,30 @@ func (c *checker) compareLines(o orderclient.Order, r invclient.Reservation) {
 }
 
 // checkUndone: a cancelled or failed order kept no money, left no hold open and gave its
-// stock back (or never had any).
+// stock back (or never had any). A hold or reservation left behind by a void or release
+// an operator marked resolved is listed in Report.Resolved instead; captured money never is.
 func (c *checker) checkUndone(o orderclient.Order, p paymentclient.Payment, hasPayment bool, r invclient.Reservation, hasReservation bool) {
+	settled := workflows.ResolvedCompensations(o.FailureReason)
 	if hasPayment && !isVoidMarker(p) {
 		if net := p.Captured - p.Refunded; net != 0 {
 			c.add(MoneyConserved, o.ID, "", "%s but %d %s stays captured (captured %d, refunded %d)",
 				o.Status, net, p.Currency, p.Captured, p.Refunded)
 		}
 		if p.Status == paymentclient.PaymentAuthorized {
-			c.add(NoOpenHold, o.ID, "", "%s but its authorization of %d %s is still open", o.Status, p.Amount, p.Currency)
+			if slices.Contains(settled, workflows.StepVoidPayment) {
+				c.resolved(NoOpenHold, o.ID, "%s and its authorization of %d %s is still open here; %s",
+					o.Status, p.Amount, p.Currency, o.FailureReason)
+			} else {
+				c.add(NoOpenHold, o.ID, "", "%s but its authorization of %d %s is still open", o.Status, p.Amount, p.Currency)
+			}
 		}
 	}
 	if hasReservation && r.Status != invclient.ReservationReleased {
-		c.add(ServicesAgree, o.ID, "", "%s but its reservation is %s, not RELEASED", o.Status, r.Status)
+		if r.Status == invclient.ReservationReserved && slices.Contains(settled, workflows.StepReleaseStock) {
+			c.resolved(ServicesAgree, o.ID, "%s and its reservation is still RESERVED here; %s", o.Status, o.FailureReason)
+		} else {
+			c.add(ServicesAgree, o.ID, "", "%s but its reservation is %s, not RELEASED", o.Status, r.Status)
+		}
 	}
 }
 

@@ -27,7 +27,7 @@ import (
 // middleware is installed before Huma is attached, as Huma requires.
 func NewRouter(logger *slog.Logger) *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(withRequestID, accessLog(logger), recoverer(logger))
+	r.Use(withRequestID, accessLog(logger), recoverer(logger), cleanURL)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, problem.New(http.StatusNotFound, problem.CodeNotFound, "no such resource"))
 	})
@@ -46,7 +46,10 @@ func NewAPI(r chi.Router, title, version, description string) huma.API {
 	cfg.Servers = []*huma.Server{{URL: "/", Description: "the host serving this document"}}
 	// No $schema links in bodies: clients get plain documents that match the spec.
 	cfg.CreateHooks = nil
-	return humachi.New(r, cfg)
+	cfg.Formats = map[string]huma.Format{"application/json": strictJSON(), "json": strictJSON()}
+	api := humachi.New(r, cfg)
+	api.UseMiddleware(readBodyFirst)
+	return api
 }
 
 func withRequestID(next http.Handler) http.Handler {

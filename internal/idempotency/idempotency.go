@@ -86,7 +86,8 @@ func Run[T any](ctx context.Context, db *sqlx.DB, key, operation string, request
 		if err != nil {
 			return fmt.Errorf("encode idempotent result: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = $2, body = $3 WHERE key = $1`, key, status, raw); err != nil {
+		// A string, not []byte: connections send []byte in binary, which jsonb refuses.
+		if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = $2, body = $3 WHERE key = $1`, key, status, string(raw)); err != nil {
 			return fmt.Errorf("store idempotent result: %w", err)
 		}
 		// A refusal is committed with its record and handed back after the commit.

@@ -41,6 +41,8 @@ const (
 	CodePaymentCaptured   = "payment-captured"
 
 	CodeInvalidTransition = "invalid-transition"
+
+	CodeRequestTimeout = "request-timeout"
 )
 
 // New returns a problem with the given status, code and human detail.

@@ -48,6 +48,9 @@ type Options struct {
 	TemporalBinary   string
 	StateDir         string // logs and Temporal's state file go here
 	AdminDatabaseURL string // server-level DSN; the stack creates and drops its own databases
+	// ServiceAdminDatabaseURL puts a service's database on another server (service name →
+	// server-level DSN), e.g. a private cluster a test may stop without touching the others.
+	ServiceAdminDatabaseURL map[string]string
 	RedisURL         string
 	// Env is added to every component's environment; ComponentEnv to one component's.
 	Env          map[string]string
@@ -55,6 +58,10 @@ type Options struct {
 	// ServiceURLOverride lets a caller put something (e.g. a fault-injecting proxy) between
 	// the workers and a service: component name → URL the workers and API use instead.
 	ServiceURLOverride map[string]string
+	// ServiceURLWrap, when set, is called once per service with the service's own URL
+	// (known only once the stack picked its ports) and returns the URL the workers and API
+	// use instead, e.g. that of a proxy started in front of it.
+	ServiceURLWrap func(component, serviceURL string) (string, error)
 }
 
 // Stack is a running system.
@@ -63,6 +70,7 @@ type Stack struct {
 	temporal  *devserver.Server
 	tport     int
 	dbNames   []string
+	dbAdmin   map[string]string // database name → server-level DSN it lives on
 	dsns      map[string]string
 	ports     map[string]int
 	mu        sync.Mutex
@@ -91,7 +99,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
 		return nil, err
 	}
-	s := &Stack{opts: opts, dsns: map[string]string{}, ports: map[string]int{}, procs: map[string]*Proc{}, healthURL: map[string]string{}}
+	s := &Stack{opts: opts, dsns: map[string]string{}, dbAdmin: map[string]string{}, ports: map[string]int{}, procs: map[string]*Proc{}, healthURL: map[string]string{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -101,11 +109,16 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	run := strconv.FormatInt(time.Now().UnixNano()%1_000_000_000, 36)
 	for _, svc := range []string{Order, Payment, Inventory} {
 		name := "sagaflow_stack_" + run + "_" + svc
-		dsn, err := createDatabase(ctx, opts.AdminDatabaseURL, name)
+		admin := opts.AdminDatabaseURL
+		if u, ok := opts.ServiceAdminDatabaseURL[svc]; ok {
+			admin = u
+		}
+		dsn, err := createDatabase(ctx, admin, name)
 		if err != nil {
 			return nil, err
 		}
 		s.dbNames = append(s.dbNames, name)
+		s.dbAdmin[name] = admin
 		s.dsns[svc] = dsn
 	}
 	var err error
@@ -124,12 +137,21 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	local := func(c string) string { return "http://127.0.0.1:" + strconv.Itoa(s.ports[c]) }
 	s.OrderURL, s.PayURL, s.InvURL, s.APIURL = local(Order), local(Payment), local(Inventory), local(API)
-	serviceURL := func(c string) string {
+	wrapped := map[string]string{}
+	for _, c := range []string{Order, Payment, Inventory} {
 		if u, ok := opts.ServiceURLOverride[c]; ok {
-			return u
+			wrapped[c] = u
+		} else if opts.ServiceURLWrap != nil {
+			u, err := opts.ServiceURLWrap(c, local(c))
+			if err != nil {
+				return nil, err
+			}
+			wrapped[c] = u
+		} else {
+			wrapped[c] = local(c)
 		}
-		return local(c)
 	}
+	serviceURL := func(c string) string { return wrapped[c] }
 	common := map[string]string{
 		"TEMPORAL_ADDRESS":     s.TempAddr,
 		"REDIS_URL":            opts.RedisURL,
@@ -296,7 +318,7 @@ func (s *Stack) Stop() {
 		_ = s.temporal.Stop()
 	}
 	for _, name := range s.dbNames {
-		_ = dropDatabase(context.Background(), s.opts.AdminDatabaseURL, name)
+		_ = dropDatabase(context.Background(), s.dbAdmin[name], name)
 	}
 }
 

@@ -43,7 +43,7 @@ type upsertProductInput struct {
 
 type restockInput struct {
 	SKU            string `path:"sku" minLength:"1" maxLength:"64" doc:"Stock keeping unit"`
-	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; repeats return the recorded answer"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Printable ASCII without spaces. Unique per intended change; repeats return the recorded answer"`
 	Body           client.RestockRequest
 }
 
@@ -54,13 +54,13 @@ type listMovementsInput struct {
 }
 
 type reserveInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; repeats return the recorded answer"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Printable ASCII without spaces. Unique per intended change; repeats return the recorded answer"`
 	Body           client.ReserveRequest
 }
 
 type settleInput struct {
 	OrderID        string `path:"order_id" minLength:"1" maxLength:"64" doc:"Order the reservation belongs to"`
-	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; repeats return the recorded answer"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Printable ASCII without spaces. Unique per intended change; repeats return the recorded answer"`
 }
 
 type listReservationsInput struct {

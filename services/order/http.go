@@ -23,13 +23,13 @@ const (
 )
 
 type createInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Repeating a key with the same request replays the first answer"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Printable ASCII without spaces. Repeating a key with the same request replays the first answer"`
 	Body           client.CreateOrderRequest
 }
 
 type transitionInput struct {
 	OrderID        string `path:"order_id" minLength:"1" maxLength:"64"`
-	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Repeating a key with the same request replays the first answer"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Printable ASCII without spaces. Repeating a key with the same request replays the first answer"`
 	Body           client.TransitionRequest
 }
 

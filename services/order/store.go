@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,13 +55,6 @@ type lineRow struct {
 	Quantity  int64  `db:"quantity"`
 	UnitPrice int64  `db:"unit_price"`
 	LineTotal int64  `db:"line_total"`
-}
-
-type historyRow struct {
-	From   string    `db:"from_status"`
-	To     string    `db:"to_status"`
-	Reason string    `db:"reason"`
-	At     time.Time `db:"at"`
 }
 
 const orderColumns = `id, customer_id, workflow_id, status, total, currency, failure_reason, created_at, updated_at`
@@ -140,10 +134,22 @@ func setStatus(ctx context.Context, tx *sqlx.Tx, orderID, status string, failure
 	return nil
 }
 
-// loadOrder reads one order with its lines and full history (oldest first).
+// loadOrder reads one order with its lines and full history (oldest first), in one
+// statement: every call of the saga answers with the order, so this read is on every step.
 func loadOrder(ctx context.Context, q querier, orderID string) (client.Order, error) {
-	var row orderRow
-	err := q.GetContext(ctx, &row, `SELECT `+orderColumns+` FROM orders WHERE id = $1`, orderID)
+	var row struct {
+		orderRow
+		Lines   []byte `db:"lines"`
+		History []byte `db:"history"`
+	}
+	err := q.GetContext(ctx, &row, `SELECT `+orderColumns+`,
+		COALESCE((SELECT json_agg(json_build_object('sku', l.sku, 'name', l.name, 'quantity', l.quantity,
+			'unit_price', l.unit_price, 'line_total', l.line_total) ORDER BY l.line_no)
+			FROM order_lines l WHERE l.order_id = o.id), '[]') AS lines,
+		COALESCE((SELECT json_agg(json_build_object('from', h.from_status, 'to', h.to_status, 'reason', h.reason,
+			'at', h.at) ORDER BY h.id)
+			FROM order_status_history h WHERE h.order_id = o.id), '[]') AS history
+		FROM orders o WHERE o.id = $1`, orderID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return client.Order{}, errNotFound(orderID)
 	}
@@ -151,17 +157,14 @@ func loadOrder(ctx context.Context, q querier, orderID string) (client.Order, er
 		return client.Order{}, fmt.Errorf("read order: %w", err)
 	}
 	o := row.order()
-	if o.Lines, err = loadLines(ctx, q, orderID); err != nil {
-		return client.Order{}, err
+	if err := json.Unmarshal(row.Lines, &o.Lines); err != nil {
+		return client.Order{}, fmt.Errorf("read order lines: %w", err)
 	}
-	var hist []historyRow
-	if err := q.SelectContext(ctx, &hist, `SELECT from_status, to_status, reason, at
-		FROM order_status_history WHERE order_id = $1 ORDER BY id`, orderID); err != nil {
+	if err := json.Unmarshal(row.History, &o.History); err != nil {
 		return client.Order{}, fmt.Errorf("read order history: %w", err)
 	}
-	o.History = make([]client.HistoryEntry, 0, len(hist))
-	for _, h := range hist {
-		o.History = append(o.History, client.HistoryEntry{From: h.From, To: h.To, Reason: h.Reason, At: h.At.UTC()})
+	for i := range o.History {
+		o.History[i].At = o.History[i].At.UTC()
 	}
 	return o, nil
 }

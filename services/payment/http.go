@@ -28,18 +28,18 @@ const (
 const maxBodyBytes = 16 << 10
 
 type authorizeInput struct {
-	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; a repeated key returns the first answer"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Printable ASCII without spaces. Unique per intended change; a repeated key returns the first answer"`
 	Body           client.AuthorizeRequest
 }
 
 type orderInput struct {
 	OrderID        string `path:"order_id" minLength:"1" maxLength:"64"`
-	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; a repeated key returns the first answer"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Printable ASCII without spaces. Unique per intended change; a repeated key returns the first answer"`
 }
 
 type refundInput struct {
 	OrderID        string `path:"order_id" minLength:"1" maxLength:"64"`
-	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" doc:"Unique per intended change; a repeated key returns the first answer"`
+	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Printable ASCII without spaces. Unique per intended change; a repeated key returns the first answer"`
 	Body           client.RefundRequest
 }
 

@@ -764,3 +764,44 @@ func TestHealthAndSpec(t *testing.T) {
 		}
 	}
 }
+
+// A caller that gives up before a slow processor answers does not undo the operation:
+// the service finishes it, and the caller's retry with the same key gets the recorded
+// answer instead of starting over (which, with a processor slower than every caller's
+// timeout, would never finish). Caught by the fault suite's slow-processor scenario.
+func TestSlowProcessorFinishesForTheRetry(t *testing.T) {
+	e := newEnv(t, 600*time.Millisecond)
+	impatient := client.New(e.url, nil, 200*time.Millisecond)
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		call func(c *client.Client) (client.Payment, error)
+		want string
+	}{
+		{"authorize", func(c *client.Client) (client.Payment, error) {
+			return c.Authorize(ctx, "slow-auth", authorizeReq("ord-slow", 2_500, client.TokenVisa))
+		}, client.PaymentAuthorized},
+		{"capture", func(c *client.Client) (client.Payment, error) { return c.Capture(ctx, "ord-slow", "slow-capture") }, client.PaymentCaptured},
+	}
+	for _, step := range steps {
+		if _, err := step.call(impatient); err == nil {
+			t.Fatalf("%s: the impatient caller got an answer before the processor's latency", step.name)
+		}
+		// The retry arrives while the first call is still running at the service.
+		p, err := step.call(impatient)
+		for attempt := 0; err != nil && attempt < 10; attempt++ {
+			p, err = step.call(impatient)
+		}
+		if err != nil {
+			t.Fatalf("%s: retries never got the first call's answer: %v", step.name, err)
+		}
+		if p.Status != step.want {
+			t.Fatalf("%s: status %s, want %s", step.name, p.Status, step.want)
+		}
+	}
+	for kind, want := range map[string]int{"AUTHORIZE": 1, "CAPTURE": 1} {
+		if got := e.count(t, `SELECT count(*) FROM ledger WHERE order_id = $1 AND kind = $2`, "ord-slow", kind); got != want {
+			t.Fatalf("%d %s entries, want %d", got, kind, want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/jmoiron/sqlx"
@@ -71,6 +72,8 @@ func NewService(db *sqlx.DB, logger *slog.Logger, processor Processor) *Service 
 // Authorize places a hold for the order's amount on the card, once per order: a repeated
 // authorization of the same amount returns the existing payment, whatever its key.
 func (s *Service) Authorize(ctx context.Context, key string, req client.AuthorizeRequest) (client.Payment, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	if err := validateAuthorize(req); err != nil {
 		return client.Payment{}, problemFor(err)
 	}
@@ -112,6 +115,8 @@ func (s *Service) releaseHold(ctx context.Context, ref string, req client.Author
 
 // Capture takes the authorized amount. Capturing a captured payment changes nothing.
 func (s *Service) Capture(ctx context.Context, key, orderID string) (client.Payment, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	return s.idempotent(ctx, key, opCapture, orderRequest{OrderID: orderID}, func(tx *sqlx.Tx) (client.Payment, error) {
 		row, ok, err := lockPayment(ctx, tx, orderID)
 		if err != nil {
@@ -138,6 +143,8 @@ func (s *Service) Capture(ctx context.Context, key, orderID string) (client.Paym
 // Void releases an authorization. Voiding an order without payment leaves a marker that
 // refuses its late authorization; voiding a voided payment changes nothing.
 func (s *Service) Void(ctx context.Context, key, orderID string) (client.Payment, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	return s.idempotent(ctx, key, opVoid, orderRequest{OrderID: orderID}, func(tx *sqlx.Tx) (client.Payment, error) {
 		row, ok, err := lockPayment(ctx, tx, orderID)
 		if err != nil {
@@ -167,6 +174,8 @@ func (s *Service) Void(ctx context.Context, key, orderID string) (client.Payment
 // Refund returns part or all of the captured money; the payment is REFUNDED once
 // everything captured has been returned.
 func (s *Service) Refund(ctx context.Context, key, orderID string, req client.RefundRequest) (client.Payment, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	if req.Amount <= 0 {
 		return client.Payment{}, problemFor(&invalidError{"body.amount", "amount must be positive"})
 	}
@@ -258,6 +267,20 @@ type orderRequest struct {
 type refundRequest struct {
 	OrderID string `json:"order_id"`
 	Amount  int64  `json:"amount"`
+}
+
+// operationTimeout bounds one money operation once it started; it outlasts the slowest
+// processor call the configuration allows.
+const operationTimeout = maxProcessorLatency + 30*time.Second
+
+// detach returns the context a money operation runs on: it keeps the request's values
+// but not its cancellation, so the operation runs to its end even when the caller stops
+// waiting. A processor call cannot be taken back halfway, and a finished operation lets
+// the caller's retry (same key, waiting on the key's row lock meanwhile) get the recorded
+// answer. Were it cancelled with its caller, every retry would start over, and a processor
+// slower than the caller's timeout would never get a payment through.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), operationTimeout)
 }
 
 // idempotent runs step once per key. Domain refusals become problems inside the

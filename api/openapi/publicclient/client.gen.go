@@ -103,12 +103,13 @@ func (e SagaStateStatus) Valid() bool {
 
 // Defines values for SagaStepStatus.
 const (
-	Compensated SagaStepStatus = "compensated"
-	Completed   SagaStepStatus = "completed"
-	Failed      SagaStepStatus = "failed"
-	Pending     SagaStepStatus = "pending"
-	Running     SagaStepStatus = "running"
-	Skipped     SagaStepStatus = "skipped"
+	Compensated        SagaStepStatus = "compensated"
+	Completed          SagaStepStatus = "completed"
+	Failed             SagaStepStatus = "failed"
+	Pending            SagaStepStatus = "pending"
+	ResolvedByOperator SagaStepStatus = "resolved-by-operator"
+	Running            SagaStepStatus = "running"
+	Skipped            SagaStepStatus = "skipped"
 )
 
 // Valid indicates whether the value is a known member of the SagaStepStatus enum.
@@ -121,6 +122,8 @@ func (e SagaStepStatus) Valid() bool {
 	case Failed:
 		return true
 	case Pending:
+		return true
+	case ResolvedByOperator:
 		return true
 	case Running:
 		return true
