@@ -24,8 +24,8 @@ func scenarios() []scenario {
 		{
 			name:   "kill-activity-pool",
 			orders: 40, span: 6 * time.Second,
-			// A slow processor keeps payment activities in flight when the pool dies.
-			opts:  faults.Options{ComponentEnv: map[string]map[string]string{stack.Payment: {"PAYMENT_PROCESSOR_LATENCY": "300ms"}}},
+			// A slow processor keeps several payment activities in flight when the pool dies.
+			opts:  faults.Options{ComponentEnv: map[string]map[string]string{stack.Payment: {"PAYMENT_PROCESSOR_LATENCY": "800ms"}}},
 			fault: killAndRestart(stack.WorkerPayments, 2*time.Second, 2*time.Second),
 			check: func(_ context.Context, t *testing.T, _ *faults.Env, _ *faults.Load, r faults.Result) {
 				if r.ActivityTimeouts == 0 {
@@ -44,7 +44,7 @@ func scenarios() []scenario {
 		{
 			name:   "kill-temporal",
 			orders: 40, span: 6 * time.Second,
-			fault:  killTemporal,
+			fault: killTemporal,
 			check: func(_ context.Context, t *testing.T, _ *faults.Env, load *faults.Load, _ faults.Result) {
 				retried := 0
 				for _, o := range load.Placed() {
@@ -84,8 +84,8 @@ func scenarios() []scenario {
 		{
 			name:   "commit-then-drop",
 			orders: 40, span: 6 * time.Second,
-			opts:   faults.Options{Proxies: []string{stack.Order, stack.Payment, stack.Inventory}},
-			fault:  commitThenDrop,
+			opts:  faults.Options{Proxies: []string{stack.Order, stack.Payment, stack.Inventory}},
+			fault: commitThenDrop,
 			check: func(_ context.Context, t *testing.T, e *faults.Env, load *faults.Load, r faults.Result) {
 				accepted := len(load.Accepted())
 				// Every order reserves and authorizes, then captures and commits, or voids
@@ -125,8 +125,8 @@ func scenarios() []scenario {
 		{
 			name:   "restart-postgres",
 			orders: 40, span: 6 * time.Second,
-			opts:   faults.Options{PrivatePostgres: []string{stack.Payment}},
-			fault:  restartPostgres(stack.Payment),
+			opts:  faults.Options{PrivatePostgres: []string{stack.Payment}},
+			fault: restartPostgres(stack.Payment),
 			check: func(_ context.Context, t *testing.T, _ *faults.Env, _ *faults.Load, r faults.Result) {
 				if r.ActivityRetries == 0 {
 					t.Errorf("no activity was retried while the payment database was down")
@@ -145,10 +145,10 @@ func scenarios() []scenario {
 		{
 			name:   "compensation-keeps-failing",
 			orders: 30, span: 5 * time.Second,
-			mix:    faults.Mix{faults.Happy: 10, faults.Declined: 8, faults.NoFunds: 4, faults.HeldReject: 4, faults.HeldCancel: 4},
-			opts:   faults.Options{Proxies: []string{stack.Payment}},
-			fault:  compensationKeepsFailing,
-			quiet:  3 * time.Minute,
+			mix:   faults.Mix{faults.Happy: 10, faults.Declined: 8, faults.NoFunds: 4, faults.HeldReject: 4, faults.HeldCancel: 4},
+			opts:  faults.Options{Proxies: []string{stack.Payment}},
+			fault: compensationKeepsFailing,
+			quiet: 3 * time.Minute,
 			check: func(ctx context.Context, t *testing.T, e *faults.Env, _ *faults.Load, _ faults.Result) {
 				n, err := countWorkflows(ctx, e, "CompensationFailing=true")
 				if err != nil {

@@ -51,7 +51,7 @@ type Options struct {
 	// ServiceAdminDatabaseURL puts a service's database on another server (service name →
 	// server-level DSN), e.g. a private cluster a test may stop without touching the others.
 	ServiceAdminDatabaseURL map[string]string
-	RedisURL         string
+	RedisURL                string
 	// Env is added to every component's environment; ComponentEnv to one component's.
 	Env          map[string]string
 	ComponentEnv map[string]map[string]string
