@@ -281,8 +281,9 @@ func (b *Bench) measure(ctx context.Context) error {
 	}
 
 	var ceilingKnee, sagaKnee *Stats
-	r.CeilingKneePerS, r.CeilingSteps, ceilingKnee = b.knee(ctx, "ceiling", ScenarioHappy)
-	r.SagaKneePerS, r.SagaSteps, sagaKnee = b.knee(ctx, "saga", ScenarioHappy)
+	knees := b.knees(ctx, ScenarioHappy, "ceiling", "saga")
+	r.CeilingKneePerS, r.CeilingSteps, ceilingKnee = knees[0].rate, knees[0].steps, knees[0].best()
+	r.SagaKneePerS, r.SagaSteps, sagaKnee = knees[1].rate, knees[1].steps, knees[1].best()
 	r.ThroughputRatio = ratio(r.SagaKneePerS, r.CeilingKneePerS)
 	b.logf("knee: ceiling %.1f/s, saga %.1f/s (ratio %.2f)", r.CeilingKneePerS, r.SagaKneePerS, r.ThroughputRatio)
 	if sagaKnee != nil {
@@ -392,39 +393,95 @@ func (b *Bench) open(ctx context.Context, target, scenario string, rate float64,
 	return st
 }
 
-// knee steps the rate up until a step fails, then bisects between the last passing and
-// the first failing rate. It returns the highest passing rate, every step, and the
-// statistics of the knee's step.
-func (b *Bench) knee(ctx context.Context, target, scenario string) (float64, []Stats, *Stats) {
-	var steps []Stats
-	best := -1
-	pass, failed := 0.0, 0.0
-	try := func(rate float64) bool {
-		st := b.open(ctx, target, scenario, rate, b.cfg.StepDuration)
-		steps = append(steps, st)
-		if st.Passed {
-			pass, best = rate, len(steps)-1
-			return true
-		}
-		failed = rate
-		return false
+// kneeSearch is the knee search of one target.
+type kneeSearch struct {
+	target       string
+	steps        []Stats
+	rate, failed float64 // highest passing and lowest failing rate so far
+	bestStep     int
+	done         bool
+}
+
+func (k *kneeSearch) best() *Stats {
+	if k.rate == 0 {
+		return nil
 	}
-	for rate := b.cfg.StartRate; rate <= b.cfg.MaxRate && ctx.Err() == nil; rate = round(rate*b.cfg.Growth, 1) {
-		if !try(rate) {
+	return &k.steps[k.bestStep]
+}
+
+// next is the rate to try after the steps so far, or 0 when the search is over: up by
+// Growth while steps pass, then Refine bisections between the last passing and the first
+// failing rate.
+func (k *kneeSearch) next(cfg Config) float64 {
+	switch {
+	case k.done:
+		return 0
+	case len(k.steps) == 0:
+		return cfg.StartRate
+	case k.failed == 0:
+		if r := round(k.rate*cfg.Growth, 1); r <= cfg.MaxRate {
+			return r
+		}
+		return 0
+	}
+	bisections := len(k.steps) - 1 - k.grown()
+	if k.rate == 0 || bisections >= cfg.Refine {
+		return 0
+	}
+	mid := round(math.Sqrt(k.rate*k.failed), 1)
+	if mid <= k.rate || mid >= k.failed {
+		return 0
+	}
+	return mid
+}
+
+// grown counts the steps of the growth phase (up to and including the first failure).
+func (k *kneeSearch) grown() int {
+	for i, st := range k.steps {
+		if !st.Passed {
+			return i
+		}
+	}
+	return len(k.steps)
+}
+
+func (k *kneeSearch) record(st Stats) {
+	k.steps = append(k.steps, st)
+	if st.Passed {
+		if st.OfferedRate > k.rate {
+			k.rate, k.bestStep = st.OfferedRate, len(k.steps)-1
+		}
+		return
+	}
+	if k.failed == 0 || st.OfferedRate < k.failed {
+		k.failed = st.OfferedRate
+	}
+}
+
+// knees finds the knee of each target: the highest rate whose p99 stays under the bound
+// with no errors. The targets take turns, one step each, so that whatever else runs on
+// the machine weighs on their searches alike.
+func (b *Bench) knees(ctx context.Context, scenario string, targets ...string) []*kneeSearch {
+	searches := make([]*kneeSearch, len(targets))
+	for i, t := range targets {
+		searches[i] = &kneeSearch{target: t}
+	}
+	for ctx.Err() == nil {
+		progressed := false
+		for _, k := range searches {
+			rate := k.next(b.cfg)
+			if rate == 0 {
+				k.done = true
+				continue
+			}
+			k.record(b.open(ctx, k.target, scenario, rate, b.cfg.StepDuration))
+			progressed = true
+		}
+		if !progressed {
 			break
 		}
 	}
-	for i := 0; i < b.cfg.Refine && pass > 0 && failed > 0 && ctx.Err() == nil; i++ {
-		mid := round(math.Sqrt(pass*failed), 1)
-		if mid <= pass || mid >= failed {
-			break
-		}
-		try(mid)
-	}
-	if best < 0 {
-		return 0, steps, nil
-	}
-	return pass, steps, &steps[best]
+	return searches
 }
 
 func (b *Bench) audit(ctx context.Context, after string) error {

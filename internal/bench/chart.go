@@ -106,14 +106,15 @@ func renderChart(lines []series, sagaKnee, ceilingKnee float64, title string) *i
 	bound := color.RGBA{200, 30, 30, 255}
 	c.hline(1000, bound)
 	c.text(c.px(0)+6, c.py(1000)-4, "p99 bound 1 s", bound)
-	for _, k := range []struct {
+	for i, k := range []struct {
 		rate float64
 		col  color.RGBA
 		name string
 	}{{sagaKnee, lines[0].color, "saga knee"}, {ceilingKnee, lines[2].color, "ceiling knee"}} {
 		if k.rate > 0 {
 			c.vline(k.rate, k.col)
-			c.text(c.px(k.rate)+4, marginT+14, fmt.Sprintf("%s %.0f/s", k.name, k.rate), k.col)
+			// One label per line of text, so close knees stay readable.
+			c.text(c.px(k.rate)+4, marginT+14+16*i, fmt.Sprintf("%s %.1f/s", k.name, k.rate), k.col)
 		}
 	}
 	for _, s := range lines {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,10 +41,22 @@ func TestProfile(t *testing.T) {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		t.Fatal(err)
 	}
+	cpu0 := processCPU(t)
 	res := bench.Open(ctx, bench.Load{Rate: rate, Duration: time.Duration(seconds * float64(time.Second))}, orders.Op(bench.ScenarioHappy, "profile"))
+	cpu := processCPU(t) - cpu0
 	pprof.StopCPUProfile()
 	st := bench.Summarize("saga", bench.ScenarioHappy, bench.ModeOpen, res)
-	t.Logf("%.0f/s for %.0fs: completed %d, p50 %.1f ms, p99 %.1f ms, errors %v", rate, seconds, st.Completed, st.Latency.P50, st.Latency.P99, st.Errors)
+	t.Logf("%.0f/s for %.0fs: completed %d, p50 %.1f ms, p99 %.1f ms, errors %v; CPU of every component %.2f ms per order",
+		rate, seconds, st.Completed, st.Latency.P50, st.Latency.P99, st.Errors, float64(cpu)/float64(time.Millisecond)/float64(max(st.Completed, 1)))
+}
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func envFloat(t *testing.T, name string, def float64) float64 {
