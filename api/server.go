@@ -136,14 +136,17 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Orders:    orderclient.New(cfg.OrderServiceURL, httpClient, cfg.ServiceCallTimeout),
 		Inventory: inventoryclient.New(cfg.InventoryServiceURL, httpClient, cfg.ServiceCallTimeout),
 	}
+	// Without Redis the API keeps serving (idempotency falls back to Temporal, rate limits
+	// to in-process limiters), so Redis only degrades readiness.
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{
-		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		"temporal": func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
 		"order-service":     serviceReady(httpClient, cfg.OrderServiceURL),
 		"inventory-service": serviceReady(httpClient, cfg.InventoryServiceURL),
+	}).WithDegraded(map[string]httpserver.Check{
+		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 	})
 	handler := NewHandler(New(deps, cfg, logger), ready)
 	return httpserver.ListenAndServe(ctx, logger, cfg.HTTPAddr, handler, ready, cfg.ShutdownTiming)

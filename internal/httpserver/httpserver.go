@@ -135,11 +135,20 @@ type Check func(ctx context.Context) error
 type Readiness struct {
 	draining atomic.Bool
 	checks   map[string]Check
+	optional map[string]Check
 }
 
 // NewReadiness returns a readiness gate over the named checks.
 func NewReadiness(checks map[string]Check) *Readiness {
 	return &Readiness{checks: checks}
+}
+
+// WithDegraded adds checks whose failure is reported as "degraded" without failing
+// readiness: for dependencies the component keeps working without (a load balancer
+// must not take every instance out of service because of them).
+func (r *Readiness) WithDegraded(checks map[string]Check) *Readiness {
+	r.optional = checks
+	return r
 }
 
 // Drain makes /readyz fail from now on, so load balancers stop sending new work.
@@ -180,6 +189,20 @@ func (r *Readiness) evaluate(ctx context.Context) (int, map[string]string) {
 			if err != nil {
 				healthy = false
 				report[name] = "unavailable"
+				return
+			}
+			report[name] = "ok"
+		}()
+	}
+	for name, check := range r.optional {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := check(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				report[name] = "degraded"
 				return
 			}
 			report[name] = "ok"
