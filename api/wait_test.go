@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,5 +29,28 @@ func TestPlaceOrderWaitsLongerThanTheBodyReadTimeout(t *testing.T) {
 	// The same keep-alive connection serves the next request.
 	if r := h.placeOrder("after-wait-"+requestid.New(), orderBody("cust-1", sampleLine), nil); r.status != http.StatusAccepted {
 		t.Fatalf("next POST on the connection: %d %s", r.status, r.body)
+	}
+}
+
+// TestApproveChecksTheStatusWithoutAQuery: approve and reject are checked against the
+// saga's OrderStatus search attribute, so they answer at once even when the saga cannot
+// answer a query (here nothing runs it; with local steps, a workflow task may run every
+// step up to the approval).
+func TestApproveChecksTheStatusWithoutAQuery(t *testing.T) {
+	h := newHarness(t)
+	key := "not-held-" + requestid.New()
+	if r := h.placeOrder(key, orderBody("cust-1", sampleLine), nil); r.status != http.StatusAccepted {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	id := api.OrderIDForKey(key)
+	for _, action := range []string{"approve", "reject"} {
+		started := time.Now()
+		r := h.do(http.MethodPost, "/orders/"+id+"/"+action, nil, `{"by":"ops"}`)
+		if r.status != http.StatusConflict || r.problemType(t) != "/problems/invalid-transition" || !strings.Contains(string(r.body), "PENDING") {
+			t.Fatalf("%s a PENDING order: %d %s", action, r.status, r.body)
+		}
+		if elapsed := time.Since(started); elapsed > time.Second {
+			t.Fatalf("%s answered after %s: it waited for a query", action, elapsed)
+		}
 	}
 }

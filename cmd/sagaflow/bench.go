@@ -73,7 +73,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.TemporalBinary, err = devserver.FindBinary(); err != nil {
 		return err
 	}
-	cfg.Command = "sagaflow bench " + strings.Join(args, " ")
+	cfg.Command = strings.TrimSpace("sagaflow bench " + strings.Join(args, " "))
 	cfg.Progress = stderr
 	report, err := bench.Run(ctx, cfg)
 	if report != nil {

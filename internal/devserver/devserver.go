@@ -42,8 +42,8 @@ type Config struct {
 // The CLI also turns on a refresh of the search attribute cache on every read (so attributes
 // created at run time are usable at once); every workflow start, upsert and visibility write
 // then reads the store under one lock. Ours are all registered at start, so the cache's
-// normal refresh (every minute) is enough: measured, it takes about a quarter of the server's
-// CPU time per saga.
+// normal refresh (every minute) is enough: measured, five upserts cost the server 28 ms of
+// CPU with the refresh and 5 ms without.
 // Tests, `make run` and the benchmark use the same values.
 func FastDispatch() map[string]string {
 	return map[string]string{
