@@ -2,9 +2,14 @@
 package schema
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"io/fs"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/sagaflow/sagaflow/internal/postgres"
 )
 
 //go:embed inventory/*.sql payment/*.sql order/*.sql
@@ -21,4 +26,25 @@ func For(service string) (fs.FS, error) {
 		}
 	}
 	return nil, fmt.Errorf("no schema for service %q", service)
+}
+
+// Open connects to a service's database and, when migrate is set, applies its migrations
+// first, so every service starts the same way.
+func Open(ctx context.Context, service, dsn string, maxConns int, migrate bool) (*sqlx.DB, error) {
+	db, err := postgres.Open(ctx, dsn, maxConns)
+	if err != nil {
+		return nil, fmt.Errorf("%s database %s: %w", service, postgres.DatabaseName(dsn), err)
+	}
+	if !migrate {
+		return db, nil
+	}
+	migrations, err := For(service)
+	if err == nil {
+		err = postgres.Migrate(ctx, db, migrations)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s database: %w", service, err)
+	}
+	return db, nil
 }

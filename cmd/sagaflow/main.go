@@ -202,16 +202,11 @@ func runMigrate(ctx context.Context, args []string, logger *slog.Logger) error {
 }
 
 func migrate(ctx context.Context, dsn, service string) error {
-	db, err := postgres.Open(ctx, dsn, 2)
-	if err != nil {
-		return fmt.Errorf("%s database: %w", service, err)
-	}
-	defer db.Close()
-	migrations, err := schema.For(service)
+	db, err := schema.Open(ctx, service, dsn, 2, true)
 	if err != nil {
 		return err
 	}
-	return postgres.Migrate(ctx, db, migrations)
+	return db.Close()
 }
 
 func runSeed(ctx context.Context, logger *slog.Logger) error {

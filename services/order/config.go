@@ -9,7 +9,6 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sagaflow/sagaflow/internal/httpserver"
-	"github.com/sagaflow/sagaflow/internal/postgres"
 	"github.com/sagaflow/sagaflow/schema"
 )
 
@@ -53,20 +52,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	db, err := schema.Open(ctx, "order", cfg.DatabaseURL, cfg.DatabaseMaxConns, cfg.MigrateOnStart)
 	if err != nil {
-		return fmt.Errorf("order database %s: %w", postgres.DatabaseName(cfg.DatabaseURL), err)
+		return err
 	}
 	defer db.Close()
-	if cfg.MigrateOnStart {
-		migrations, err := schema.For("order")
-		if err != nil {
-			return err
-		}
-		if err := postgres.Migrate(ctx, db, migrations); err != nil {
-			return fmt.Errorf("order database: %w", err)
-		}
-	}
 	svc := NewService(db, logger)
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": svc.ping})
 	return httpserver.ListenAndServe(ctx, logger, cfg.HTTPAddr, NewHandler(svc, logger, ready), ready, cfg.ShutdownTiming)
