@@ -38,8 +38,11 @@ type Config struct {
 	SagaActivityTimeout  time.Duration `envconfig:"SAGA_ACTIVITY_TIMEOUT" default:"15s"`
 	SagaRetryMaxInterval time.Duration `envconfig:"SAGA_RETRY_MAX_INTERVAL" default:"0s"`
 	// SagaLocalSteps makes the first attempt of each saga step a local activity of the
-	// sagas pool, which then needs the three service URLs (see workflows/local.go).
-	SagaLocalSteps bool `envconfig:"SAGA_LOCAL_STEPS" default:"false"`
+	// sagas pool, which then needs the three service URLs (see workflows/local.go);
+	// SagaLocalAttemptTimeout bounds that attempt before the step goes to its service's
+	// queue.
+	SagaLocalSteps          bool          `envconfig:"SAGA_LOCAL_STEPS" default:"true"`
+	SagaLocalAttemptTimeout time.Duration `envconfig:"SAGA_LOCAL_ATTEMPT_TIMEOUT" default:"2s"`
 
 	IdempotencyTTL time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`
 	OrderWaitMax   time.Duration `envconfig:"ORDER_WAIT_MAX" default:"10s"`
@@ -62,20 +65,22 @@ type Config struct {
 // DefaultConfig returns the defaults of every variable (the service URLs stay empty).
 func DefaultConfig() Config {
 	return Config{
-		HTTPAddr:            ":8080",
-		Config:              temporalclient.Config{Address: "127.0.0.1:7233", Namespace: "default"},
-		RedisURL:            "redis://127.0.0.1:6379/0",
-		RedisKeyPrefix:      "sagaflow:",
-		SagaTaskQueue:       workflows.TaskQueueSagas,
-		ApprovalThreshold:   100000,
-		ApprovalTimeout:     15 * time.Minute,
-		SagaActivityTimeout: workflows.DefaultActivityTimeout,
-		IdempotencyTTL:      24 * time.Hour,
-		OrderWaitMax:        10 * time.Second,
-		RateLimitPerSecond:  20,
-		RateLimitBurst:      40,
-		ServiceCallTimeout:  5 * time.Second,
-		ShutdownTiming:      httpserver.ShutdownTiming{DrainDelay: time.Second, Timeout: 20 * time.Second},
+		HTTPAddr:                ":8080",
+		Config:                  temporalclient.Config{Address: "127.0.0.1:7233", Namespace: "default"},
+		RedisURL:                "redis://127.0.0.1:6379/0",
+		RedisKeyPrefix:          "sagaflow:",
+		SagaTaskQueue:           workflows.TaskQueueSagas,
+		ApprovalThreshold:       100000,
+		ApprovalTimeout:         15 * time.Minute,
+		SagaActivityTimeout:     workflows.DefaultActivityTimeout,
+		SagaLocalSteps:          true,
+		SagaLocalAttemptTimeout: workflows.DefaultLocalAttemptTimeout,
+		IdempotencyTTL:          24 * time.Hour,
+		OrderWaitMax:            10 * time.Second,
+		RateLimitPerSecond:      20,
+		RateLimitBurst:          40,
+		ServiceCallTimeout:      5 * time.Second,
+		ShutdownTiming:          httpserver.ShutdownTiming{DrainDelay: time.Second, Timeout: 20 * time.Second},
 	}
 }
 
@@ -115,6 +120,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("SAGA_ACTIVITY_TIMEOUT must be between 1s and 1h, got %s", c.SagaActivityTimeout)
 	case c.SagaRetryMaxInterval != 0 && (c.SagaRetryMaxInterval < 100*time.Millisecond || c.SagaRetryMaxInterval > time.Hour):
 		return fmt.Errorf("SAGA_RETRY_MAX_INTERVAL must be 0 (the saga's defaults) or between 100ms and 1h, got %s", c.SagaRetryMaxInterval)
+	case c.SagaLocalAttemptTimeout < 10*time.Millisecond || c.SagaLocalAttemptTimeout > c.SagaActivityTimeout:
+		return fmt.Errorf("SAGA_LOCAL_ATTEMPT_TIMEOUT must be between 10ms and SAGA_ACTIVITY_TIMEOUT (%s), got %s", c.SagaActivityTimeout, c.SagaLocalAttemptTimeout)
 	case c.IdempotencyTTL < time.Minute:
 		return fmt.Errorf("IDEMPOTENCY_TTL must be at least 1m, got %s", c.IdempotencyTTL)
 	case c.OrderWaitMax < 0 || c.OrderWaitMax > 50*time.Second:

@@ -283,8 +283,12 @@ func (s *Server) startOrder(ctx context.Context, in *placeOrderInput, id, fp str
 		RequestID:         requestid.From(ctx),
 		ApprovalThreshold: s.cfg.ApprovalThreshold,
 		ApprovalTimeout:   s.cfg.ApprovalTimeout,
-		Timing:            workflows.Timing{ActivityTimeout: s.cfg.SagaActivityTimeout, RetryMaxInterval: s.cfg.SagaRetryMaxInterval},
-		LocalSteps:        s.cfg.SagaLocalSteps,
+		Timing: workflows.Timing{
+			ActivityTimeout:     s.cfg.SagaActivityTimeout,
+			RetryMaxInterval:    s.cfg.SagaRetryMaxInterval,
+			LocalAttemptTimeout: s.cfg.SagaLocalAttemptTimeout,
+		},
+		LocalSteps: s.cfg.SagaLocalSteps,
 	}
 	opts := client.StartWorkflowOptions{
 		ID:        wid,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,6 +109,24 @@ func New(c client.Client, opts Options) (*Group, error) {
 		g.workers = append(g.workers, w)
 	}
 	return g, nil
+}
+
+// missingLocalClients names the service URLs a sagas pool lacks for local steps.
+func missingLocalClients(pools []string, cfg Config) []string {
+	if !slices.Contains(pools, PoolSagas) {
+		return nil
+	}
+	var missing []string
+	for name, url := range map[string]string{
+		"ORDER_SERVICE_URL": cfg.OrderServiceURL, "PAYMENT_SERVICE_URL": cfg.PaymentServiceURL,
+		"INVENTORY_SERVICE_URL": cfg.InventoryServiceURL,
+	} {
+		if url == "" {
+			missing = append(missing, name)
+		}
+	}
+	slices.Sort(missing)
+	return missing
 }
 
 func activityWorker(c client.Client, queue string, opts worker.Options, concurrency int) worker.Worker {
@@ -224,6 +243,10 @@ func Run(ctx context.Context, cfg Config, pools []string, logger *slog.Logger) e
 	}
 	if cfg.InventoryServiceURL != "" {
 		opts.Inventory = invclient.New(cfg.InventoryServiceURL, httpClient, cfg.ServiceCallTimeout)
+	}
+	if missing := missingLocalClients(pools, cfg); len(missing) > 0 {
+		logger.Warn("the sagas pool has no URL for some services: their calls skip local steps and run on their own queues",
+			"missing", missing)
 	}
 	group, err := New(c, opts)
 	if err == nil {

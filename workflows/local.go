@@ -28,7 +28,7 @@ const localAttempts = 1
 // the call's task queue; attempts counts the local attempt either way.
 func (s *saga) execLocal(ctx workflow.Context, c call, out attempter) (attempts int32, err error, done bool) {
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: s.in.Timing.activityTimeout(),
+		StartToCloseTimeout: s.in.Timing.localAttemptTimeout(),
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: localAttempts},
 		Summary:             c.summary,
 	})

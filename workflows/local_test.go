@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -166,6 +167,42 @@ func TestLocalStepsFallBackToTheServiceQueue(t *testing.T) {
 				if got[step] != n {
 					t.Errorf("step %s: %d attempts, want %d", step, got[step], n)
 				}
+			}
+		})
+	}
+}
+
+// TestLocalStepsSlowServiceGoesToItsQueue: a call slower than the local attempt timeout is
+// handed to its service's queue instead of holding the saga's worker for longer.
+func TestLocalStepsSlowServiceGoesToItsQueue(t *testing.T) {
+	cases := []struct {
+		name       string
+		stall      time.Duration
+		wantQueued []string
+		wantTries  int32
+	}{
+		{name: "within the local timeout", stall: 0, wantQueued: nil, wantTries: 1},
+		{
+			name: "slower than the local timeout", stall: 5 * time.Second,
+			wantQueued: []string{activities.PaymentsAuthorize + "@" + workflows.TaskQueuePayments}, wantTries: 2,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.stall[activities.PaymentsAuthorize] = tc.stall
+			s := watchStarts(w)
+			in := localInput()
+			in.Timing.LocalAttemptTimeout = 100 * time.Millisecond
+			res, st := runSaga(t, w, in)
+			if res.Status != workflows.StatusConfirmed {
+				t.Fatalf("status %s (%s), want CONFIRMED", res.Status, res.FailureReason)
+			}
+			if !reflect.DeepEqual(s.queued, tc.wantQueued) {
+				t.Errorf("calls on queues %v, want %v", s.queued, tc.wantQueued)
+			}
+			if got := stepAttempts(st)[workflows.StepAuthorizePayment]; got != tc.wantTries {
+				t.Errorf("authorize took %d attempts, want %d", got, tc.wantTries)
 			}
 		})
 	}

@@ -39,13 +39,15 @@ type price struct {
 type world struct {
 	env *testsuite.TestWorkflowEnvironment
 
-	mu       sync.Mutex
-	calls    []string // activity names; transitions as "orders.transition:STATUS"
-	keys     []string // idempotency keys, in call order
-	count    map[string]int
-	catalog  map[string]price
-	fail     map[string]func(call int) error
-	delay    map[string]time.Duration
+	mu      sync.Mutex
+	calls   []string // activity names; transitions as "orders.transition:STATUS"
+	keys    []string // idempotency keys, in call order
+	count   map[string]int
+	catalog map[string]price
+	fail    map[string]func(call int) error
+	delay   map[string]time.Duration
+	// stall holds the first call of an activity for real time, until its context ends.
+	stall    map[string]time.Duration
 	failing  []bool            // CompensationFailing values upserted, in order
 	reasons  map[string]string // the latest reason sent with each order status
 	snapshot map[time.Duration]workflows.SagaStatus
@@ -67,6 +69,7 @@ func newWorld(t *testing.T) *world {
 		fail:     map[string]func(int) error{},
 		reasons:  map[string]string{},
 		delay:    map[string]time.Duration{},
+		stall:    map[string]time.Duration{},
 		snapshot: map[time.Duration]workflows.SagaStatus{},
 	}
 	env.RegisterWorkflowWithOptions(workflows.OrderSaga, workflow.RegisterOptions{Name: workflows.OrderSagaName})
@@ -163,7 +166,15 @@ func (w *world) record(ctx context.Context, name, key string) error {
 	if fail == nil {
 		fail = w.fail[base]
 	}
+	stall := w.stall[name]
 	w.mu.Unlock()
+	if stall > 0 && n == 1 {
+		select {
+		case <-time.After(stall):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	if fail == nil {
 		return nil
 	}

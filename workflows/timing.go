@@ -19,6 +19,10 @@ type Timing struct {
 	// compensation batch (defaults: 10s forward, 30s within a compensation batch). The
 	// pauses between failed compensation batches keep their own cap.
 	RetryMaxInterval time.Duration `json:"retry_max_interval,omitempty"`
+	// LocalAttemptTimeout bounds the local attempt of a call with local steps (default
+	// 2s, never above ActivityTimeout). It is short on purpose: a service slower than
+	// this hands its calls to its own pool instead of holding the saga pool.
+	LocalAttemptTimeout time.Duration `json:"local_attempt_timeout,omitempty"`
 }
 
 // DefaultActivityTimeout bounds an activity attempt when the input names no timeout.
@@ -29,6 +33,17 @@ func (t Timing) activityTimeout() time.Duration {
 		return t.ActivityTimeout
 	}
 	return activityTimeout
+}
+
+// DefaultLocalAttemptTimeout bounds a local attempt when the input names no timeout.
+const DefaultLocalAttemptTimeout = 2 * time.Second
+
+func (t Timing) localAttemptTimeout() time.Duration {
+	d := t.LocalAttemptTimeout
+	if d <= 0 {
+		d = DefaultLocalAttemptTimeout
+	}
+	return min(d, t.activityTimeout())
 }
 
 // apply returns the policy with its intervals capped at RetryMaxInterval.

@@ -307,7 +307,7 @@ func (b *Bench) measure(ctx context.Context) error {
 		r.P99MsAt70PctKnee = st.Latency.P99
 		load := r.SagaKneePerS * b.cfg.ScenarioLoad
 		for _, sc := range b.cfg.Scenarios {
-			r.Scenarios = append(r.Scenarios, b.open(ctx, "saga", sc, round(load, 1), b.cfg.ScenarioDuration))
+			r.Scenarios = append(r.Scenarios, b.scenario(ctx, sc, load)...)
 		}
 		if err := b.audit(ctx, "scenarios"); err != nil {
 			return err
@@ -316,6 +316,25 @@ func (b *Bench) measure(ctx context.Context) error {
 		r.Notes = append(r.Notes, "the saga sustained no rate; scenarios skipped")
 	}
 	return nil
+}
+
+// scenarioStepsDown is how many lower rates a scenario tries after falling behind.
+const scenarioStepsDown = 2
+
+// scenario runs one scenario at rate; a scenario that does more work per order than the
+// happy path may not keep up there, so it then tries lower rates (×0.7 each) and the
+// report shows every run: the rate it fell behind at and the rate it held.
+func (b *Bench) scenario(ctx context.Context, name string, rate float64) []Stats {
+	var runs []Stats
+	for i := 0; i <= scenarioStepsDown && ctx.Err() == nil; i++ {
+		st := b.open(ctx, "saga", name, round(rate, 1), b.cfg.ScenarioDuration)
+		runs = append(runs, st)
+		if st.Passed {
+			break
+		}
+		rate *= 0.7
+	}
+	return runs
 }
 
 func ratio(a, b float64) float64 {

@@ -24,22 +24,34 @@ func scenarios() []scenario {
 		{
 			name:   "kill-activity-pool",
 			orders: 40, span: 6 * time.Second,
-			// A slow processor keeps several payment activities in flight when the pool dies.
-			opts:  faults.Options{ComponentEnv: map[string]map[string]string{stack.Payment: {"PAYMENT_PROCESSOR_LATENCY": "800ms"}}},
+			// A processor slower than the local attempt hands every payment call to the
+			// payments pool, which has several in flight when it dies.
+			opts: faults.Options{ComponentEnv: map[string]map[string]string{
+				stack.Payment: {"PAYMENT_PROCESSOR_LATENCY": "800ms"},
+				stack.API:     {"SAGA_LOCAL_ATTEMPT_TIMEOUT": "300ms"},
+			}},
 			fault: killAndRestart(stack.WorkerPayments, 2*time.Second, 2*time.Second),
 			check: func(_ context.Context, t *testing.T, _ *faults.Env, _ *faults.Load, r faults.Result) {
 				if r.ActivityTimeouts == 0 {
 					t.Errorf("no activity attempt timed out: the pool was not killed in the middle of its work")
 				}
+				wantOnQueue(t, r, workflows.TaskQueuePayments)
 			},
 		},
 		{
 			name:   "kill-saga-pool",
 			orders: 40, span: 6 * time.Second,
-			opts:  faults.Options{ComponentEnv: map[string]map[string]string{stack.Payment: {"PAYMENT_PROCESSOR_LATENCY": "100ms"}}},
+			// Payment calls slower than usual but within the local attempt keep several
+			// sagas in the middle of a local step when the pool dies.
+			opts:  faults.Options{ComponentEnv: map[string]map[string]string{stack.Payment: {"PAYMENT_PROCESSOR_LATENCY": "400ms"}}},
 			fault: killAndRestart(stack.WorkerSagas, 2*time.Second, 2*time.Second),
 			// Verify replays every history against the current code and fails on any
 			// non-determinism the restarted pool met.
+			check: func(_ context.Context, t *testing.T, _ *faults.Env, _ *faults.Load, r faults.Result) {
+				if r.WorkflowTaskTimeouts == 0 {
+					t.Errorf("no saga workflow task timed out: the saga pool was not killed in the middle of its work")
+				}
+			},
 		},
 		{
 			name:   "kill-temporal",
@@ -79,6 +91,8 @@ func scenarios() []scenario {
 				if r.ActivityTimeouts == 0 {
 					t.Errorf("no activity attempt timed out while the payment service hung")
 				}
+				wantOnQueue(t, r, workflows.TaskQueuePayments)
+				wantOnQueue(t, r, workflows.TaskQueueInventory)
 			},
 		},
 		{
@@ -105,11 +119,12 @@ func scenarios() []scenario {
 			name:   "slow-processor",
 			orders: 20, span: 4 * time.Second,
 			opts: faults.Options{ComponentEnv: map[string]map[string]string{
-				// Every processor call outlasts the payments pool's call timeout: each
-				// attempt gives up while the service is still working on it, and the
-				// retry arrives while that first attempt still runs.
+				// Every processor call outlasts the local attempt (300ms) and the payments
+				// pool's call timeout (1s): each attempt gives up while the service is
+				// still working on it, and the next arrives while that first one still runs.
 				stack.Payment:        {"PAYMENT_PROCESSOR_LATENCY": "1500ms"},
 				stack.WorkerPayments: {"SERVICE_CALL_TIMEOUT": "1s"},
+				stack.API:            {"SAGA_LOCAL_ATTEMPT_TIMEOUT": "300ms"},
 			}},
 			fault: func(ctx context.Context, t *testing.T, e *faults.Env, load *faults.Load) time.Time {
 				// The fault lasts the whole stream; it "heals" when the last order is placed.
@@ -120,6 +135,7 @@ func scenarios() []scenario {
 				if r.ActivityRetries == 0 {
 					t.Errorf("no payment call was retried: the processor was not slow enough")
 				}
+				wantOnQueue(t, r, workflows.TaskQueuePayments)
 			},
 		},
 		{
@@ -131,6 +147,7 @@ func scenarios() []scenario {
 				if r.ActivityRetries == 0 {
 					t.Errorf("no activity was retried while the payment database was down")
 				}
+				wantOnQueue(t, r, workflows.TaskQueuePayments)
 			},
 		},
 		{
@@ -186,6 +203,16 @@ func scenarios() []scenario {
 				}
 			},
 		},
+	}
+}
+
+// wantOnQueue checks that calls reached a service's own task queue: with local steps a
+// call goes there only when its local attempt failed, so the fault must have pushed the
+// service's work onto its own pool.
+func wantOnQueue(t *testing.T, r faults.Result, queue string) {
+	t.Helper()
+	if r.QueuedCalls[queue] == 0 {
+		t.Errorf("no call was scheduled on the %s queue (calls per queue: %v): the fault never reached that service's pool", queue, r.QueuedCalls)
 	}
 }
 

@@ -52,12 +52,16 @@ type Result struct {
 	// WorkflowTaskTimeouts counts saga workflow tasks that timed out (a saga worker died
 	// holding them) and were handed to another worker.
 	WorkflowTaskTimeouts int
+	// QueuedCalls counts the calls scheduled on each service's task queue. With local
+	// steps a call lands there only after its local attempt failed, so this shows the
+	// work a struggling service handed to its own pool.
+	QueuedCalls map[string]int
 }
 
 // Evidence summarises how hard the fault hit work in flight.
 func (r Result) Evidence() string {
-	return fmt.Sprintf("activity retries %d (after a timeout %d), workflow task timeouts %d",
-		r.ActivityRetries, r.ActivityTimeouts, r.WorkflowTaskTimeouts)
+	return fmt.Sprintf("activity retries %d (after a timeout %d), workflow task timeouts %d, calls on service queues %v",
+		r.ActivityRetries, r.ActivityTimeouts, r.WorkflowTaskTimeouts, r.QueuedCalls)
 }
 
 // Row formats the result as a Markdown table row.
@@ -258,6 +262,12 @@ func (e *Env) checkSagas(ctx context.Context, want map[string]*Order, r *Result)
 				return fmt.Errorf("history of %s: %w", id, err)
 			}
 			for _, ev := range hist.GetEvents() {
+				if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+					if r.QueuedCalls == nil {
+						r.QueuedCalls = map[string]int{}
+					}
+					r.QueuedCalls[a.GetTaskQueue().GetName()]++
+				}
 				if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() > 1 {
 					r.ActivityRetries++
 					if a.GetLastFailure().GetTimeoutFailureInfo() != nil {
