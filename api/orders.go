@@ -161,8 +161,6 @@ func (s *Server) registerOrders(api huma.API) {
 		DefaultStatus: http.StatusAccepted,
 		// 100 lines fit in a few kilobytes; anything much larger is not an order.
 		MaxBodyBytes: 64 << 10,
-		// The answer may wait for the saga far longer than the body read timeout.
-		Middlewares: huma.Middlewares{bodyDeadlineOnly},
 		Responses: map[string]*huma.Response{
 			"200": {
 				Description: "The order reached a final state within the requested wait",

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -175,12 +176,21 @@ type bodyContext struct {
 
 func (c bodyContext) BodyReader() io.Reader { return c.body }
 
+// SetReadDeadline ignores the operation's body read deadline: the body is already in
+// memory. Huma would set it on the connection and leave it there; once the body is read,
+// Go's server keeps reading the idle connection to notice a client that went away, and
+// when that deadline passed the read failed, the server cancelled the request's context
+// and closed the connection, so a handler that waits longer (placing an order with
+// Prefer: wait) answered 503 and took the keep-alive connection down with it.
+func (c bodyContext) SetReadDeadline(time.Time) error { return nil }
+
 // Unwrap returns the adapter's context, as huma.WithContext's wrapper does.
 func (c bodyContext) Unwrap() huma.Context { return c.innerContext }
 
 // readBodyFirst reads a request body (up to the operation's limit) before the operation
 // does, so a body the client failed to send whole (malformed chunks, a connection closed
-// early) is answered with a 400 instead of the generic 500 Huma gives read errors.
+// early) is answered with a 400 instead of the generic 500 Huma gives read errors. The
+// body is read under the server's ReadTimeout.
 func readBodyFirst(ctx huma.Context, next func(huma.Context)) {
 	op := ctx.Operation()
 	reader := ctx.BodyReader()
