@@ -18,7 +18,7 @@ import (
 // worker that has no client for that service) hands the step to its service's task
 // queue, where it is retried with backoff by that service's own pool. So a struggling
 // service backs up into its own pool, scaled on its own, and never holds the saga pool
-// for more than one attempt.
+// for more than one attempt of at most Timing.LocalAttemptTimeout.
 
 // localAttempts is how many attempts a step makes locally before going to its queue.
 const localAttempts = 1
