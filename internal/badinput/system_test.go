@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -14,18 +13,12 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/internal/svcclient"
-	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/internal/testenv"
-	"github.com/sagaflow/sagaflow/services/inventory"
+	"github.com/sagaflow/sagaflow/internal/testsystem"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
-	"github.com/sagaflow/sagaflow/services/order"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
-	"github.com/sagaflow/sagaflow/services/payment"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
-	"github.com/sagaflow/sagaflow/workers"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -57,75 +50,19 @@ func logger(component string) *slog.Logger {
 
 func startSystem(t *testing.T) *system {
 	t.Helper()
-	_, invDB := testenv.ServiceDatabase(t, "inventory")
-	_, payDB := testenv.ServiceDatabase(t, "payment")
-	_, ordDB := testenv.ServiceDatabase(t, "order")
-	invLog, payLog, ordLog := logger("inventory"), logger("payment"), logger("order")
-	invSrv := httptest.NewServer(inventory.NewHandler(inventory.NewService(invDB, invLog), invLog, nil))
-	t.Cleanup(invSrv.Close)
-	paySrv := httptest.NewServer(payment.NewHandler(payment.NewService(payDB, payLog, payment.NewTestProcessor(0)), payLog, nil))
-	t.Cleanup(paySrv.Close)
-	ordSrv := httptest.NewServer(order.NewHandler(order.NewService(ordDB, ordLog), ordLog, nil))
-	t.Cleanup(ordSrv.Close)
-
-	httpClient := svcclient.NewHTTPClient()
+	ts := testsystem.Start(t, logger)
 	s := &system{
-		orderURL: ordSrv.URL, paymentURL: paySrv.URL, inventoryURL: invSrv.URL,
-		orderDB: ordDB, paymentDB: payDB, inventoryDB: invDB,
-		orders:    orderclient.New(ordSrv.URL, httpClient, 10*time.Second),
-		payments:  payclient.New(paySrv.URL, httpClient, 10*time.Second),
-		inventory: invclient.New(invSrv.URL, httpClient, 10*time.Second),
+		orderURL: ts.OrderURL, paymentURL: ts.PaymentURL, inventoryURL: ts.InventoryURL,
+		orderDB: ts.OrderDB, paymentDB: ts.PaymentDB, inventoryDB: ts.InventoryDB,
+		redis: ts.Redis, redisPrefix: ts.RedisPrefix, temporal: ts.Temporal,
+		orders: ts.Orders, payments: ts.Payments, inventory: ts.Inventory,
 	}
-	c, err := temporalclient.Dial(temporalclient.Config{Address: testenv.TemporalAddress(t), Namespace: "default"}, logger("temporal"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	s.temporal = c
-
-	group, err := workers.New(c, workers.Options{
-		Pools:       []string{workers.PoolAll},
-		Orders:      s.orders,
-		Payments:    s.payments,
-		Inventory:   s.inventory,
-		StopTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := group.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(group.Stop)
-
-	s.redis, s.redisPrefix = testenv.Redis(t)
-	cfg := api.DefaultConfig()
-	cfg.RedisKeyPrefix = s.redisPrefix
-	cfg.RateLimitPerSecond = 0
+	cfg := ts.APIConfig("")
 	cfg.ApprovalThreshold = approvalThreshold
 	cfg.ApprovalTimeout = time.Hour
-	srv := api.New(api.Deps{Temporal: c, Redis: s.redis, Orders: s.orders, Inventory: s.inventory}, cfg, logger("api"))
-	apiSrv := httptest.NewServer(api.NewHandler(srv, nil))
-	t.Cleanup(apiSrv.Close)
-	s.apiURL = apiSrv.URL
-
-	ctx := context.Background()
-	for _, p := range catalog() {
-		if _, err := s.inventory.UpsertProduct(ctx, p.sku, invclient.UpsertProductRequest{Name: p.name, UnitPrice: p.price, Currency: "USD"}); err != nil {
-			t.Fatalf("upsert %s: %v", p.sku, err)
-		}
-		if _, err := s.inventory.Restock(ctx, p.sku, "seed/"+p.sku, invclient.RestockRequest{Quantity: p.stock}); err != nil {
-			t.Fatalf("restock %s: %v", p.sku, err)
-		}
-	}
+	s.apiURL = ts.ServeAPI(t, cfg)
+	ts.Seed(t, catalog())
 	return s
-}
-
-type product struct {
-	sku   string
-	name  string
-	price int64
-	stock int64
 }
 
 // Catalog SKUs the cases refer to.
@@ -135,11 +72,11 @@ const (
 	skuHuge    = "HUGE" // priced so that two units overflow int64 minor units
 )
 
-func catalog() []product {
-	return []product{
-		{skuBeans, "Espresso beans", 2450, 1000},
-		{skuMachine, "Espresso machine", 249000, 100},
-		{skuHuge, "Priced past any total", 1 << 62, 100},
+func catalog() []testsystem.Product {
+	return []testsystem.Product{
+		{SKU: skuBeans, Name: "Espresso beans", Price: 2450, Stock: 1000},
+		{SKU: skuMachine, Name: "Espresso machine", Price: 249000, Stock: 100},
+		{SKU: skuHuge, Name: "Priced past any total", Price: 1 << 62, Stock: 100},
 	}
 }
 

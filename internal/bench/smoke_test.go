@@ -2,24 +2,18 @@ package bench_test
 
 import (
 	"context"
-	"net/http/httptest"
+	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/audit"
 	"github.com/sagaflow/sagaflow/internal/bench"
 	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/internal/svcclient"
-	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/internal/testenv"
-	"github.com/sagaflow/sagaflow/services/inventory"
+	"github.com/sagaflow/sagaflow/internal/testsystem"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
-	"github.com/sagaflow/sagaflow/services/order"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
-	"github.com/sagaflow/sagaflow/services/payment"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
-	"github.com/sagaflow/sagaflow/workers"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -36,54 +30,12 @@ type system struct {
 
 func startSystem(t *testing.T, localSteps bool) *system {
 	t.Helper()
-	ctx := context.Background()
-	log := logging.Discard()
-	_, invDB := testenv.ServiceDatabase(t, "inventory")
-	_, payDB := testenv.ServiceDatabase(t, "payment")
-	_, ordDB := testenv.ServiceDatabase(t, "order")
-	invSrv := httptest.NewServer(inventory.NewHandler(inventory.NewService(invDB, log), log, nil))
-	t.Cleanup(invSrv.Close)
-	paySrv := httptest.NewServer(payment.NewHandler(payment.NewService(payDB, log, payment.NewTestProcessor(0)), log, nil))
-	t.Cleanup(paySrv.Close)
-	ordSrv := httptest.NewServer(order.NewHandler(order.NewService(ordDB, log), log, nil))
-	t.Cleanup(ordSrv.Close)
-
-	httpClient := svcclient.NewHTTPClient()
-	s := &system{
-		orders:    orderclient.New(ordSrv.URL, httpClient, 10*time.Second),
-		payments:  payclient.New(paySrv.URL, httpClient, 10*time.Second),
-		inventory: invclient.New(invSrv.URL, httpClient, 10*time.Second),
-	}
-	c, err := temporalclient.Dial(temporalclient.Config{Address: testenv.TemporalAddress(t), Namespace: "default"}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	// This test binary has a Temporal server of its own, so the production queues are private.
-	group, err := workers.New(c, workers.Options{
-		Pools:  []string{workers.PoolAll},
-		Orders: s.orders, Payments: s.payments, Inventory: s.inventory,
-		StopTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := group.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(group.Stop)
-
-	rdb, prefix := testenv.Redis(t)
-	cfg := api.DefaultConfig()
-	cfg.RedisKeyPrefix = prefix
-	cfg.RateLimitPerSecond = 0
+	ts := testsystem.Start(t, func(string) *slog.Logger { return logging.Discard() })
+	cfg := ts.APIConfig("")
 	cfg.OrderWaitMax = 20 * time.Second
 	cfg.SagaLocalSteps = localSteps
-	srv := api.New(api.Deps{Temporal: c, Redis: rdb, Orders: s.orders, Inventory: s.inventory}, cfg, log)
-	ts := httptest.NewServer(api.NewHandler(srv, nil))
-	t.Cleanup(ts.Close)
-	s.apiURL = ts.URL
-	if err := bench.LoadCatalog(ctx, s.inventory); err != nil {
+	s := &system{apiURL: ts.ServeAPI(t, cfg), orders: ts.Orders, payments: ts.Payments, inventory: ts.Inventory}
+	if err := bench.LoadCatalog(context.Background(), s.inventory); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -8,23 +8,17 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/internal/svcclient"
-	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/internal/testenv"
-	"github.com/sagaflow/sagaflow/services/inventory"
+	"github.com/sagaflow/sagaflow/internal/testsystem"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
-	"github.com/sagaflow/sagaflow/services/order"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
-	"github.com/sagaflow/sagaflow/services/payment"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
-	"github.com/sagaflow/sagaflow/workers"
 
 	"go.temporal.io/sdk/client"
 )
@@ -59,91 +53,36 @@ func testLogger(t *testing.T, component string) *slog.Logger {
 
 func startSystem(t *testing.T) *system {
 	t.Helper()
-	ctx := context.Background()
-
-	_, invDB := testenv.ServiceDatabase(t, "inventory")
-	_, payDB := testenv.ServiceDatabase(t, "payment")
-	_, ordDB := testenv.ServiceDatabase(t, "order")
-	invLog, payLog, ordLog := testLogger(t, "inventory"), testLogger(t, "payment"), testLogger(t, "order")
-	invSrv := httptest.NewServer(inventory.NewHandler(inventory.NewService(invDB, invLog), invLog, nil))
-	t.Cleanup(invSrv.Close)
-	paySrv := httptest.NewServer(payment.NewHandler(payment.NewService(payDB, payLog, payment.NewTestProcessor(0)), payLog, nil))
-	t.Cleanup(paySrv.Close)
-	ordSrv := httptest.NewServer(order.NewHandler(order.NewService(ordDB, ordLog), ordLog, nil))
-	t.Cleanup(ordSrv.Close)
-
-	httpClient := svcclient.NewHTTPClient()
+	ts := testsystem.Start(t, func(component string) *slog.Logger { return testLogger(t, component) })
 	s := &system{
 		t:          t,
 		temporalAt: testenv.TemporalAddress(t),
-		orders:     orderclient.New(ordSrv.URL, httpClient, 10*time.Second),
-		payments:   payclient.New(paySrv.URL, httpClient, 10*time.Second),
-		inventory:  invclient.New(invSrv.URL, httpClient, 10*time.Second),
+		temporal:   ts.Temporal,
+		orders:     ts.Orders,
+		payments:   ts.Payments,
+		inventory:  ts.Inventory,
 		http:       &http.Client{Timeout: 30 * time.Second},
 	}
-	c, err := temporalclient.Dial(temporalclient.Config{Address: s.temporalAt, Namespace: "default"}, testLogger(t, "temporal"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	s.temporal = c
-
-	group, err := workers.New(c, workers.Options{
-		Pools:       []string{workers.PoolAll},
-		Orders:      s.orders,
-		Payments:    s.payments,
-		Inventory:   s.inventory,
-		StopTimeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := group.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(group.Stop)
-
-	rdb, prefix := testenv.Redis(t)
 	newAPI := func(name string, timeout time.Duration) string {
-		cfg := api.DefaultConfig()
-		cfg.RedisKeyPrefix = prefix + name + ":"
-		cfg.RateLimitPerSecond = 0
+		cfg := ts.APIConfig(name + ":")
 		cfg.ApprovalThreshold = approvalThreshold
 		cfg.ApprovalTimeout = timeout
 		cfg.OrderWaitMax = 20 * time.Second
-		srv := api.New(api.Deps{Temporal: c, Redis: rdb, Orders: s.orders, Inventory: s.inventory}, cfg, testLogger(t, "api"))
-		ts := httptest.NewServer(api.NewHandler(srv, nil))
-		t.Cleanup(ts.Close)
-		return ts.URL
+		return ts.ServeAPI(t, cfg)
 	}
 	s.apiURL = newAPI("main", time.Minute)
 	s.fastTimeout = newAPI("fast", shortApprovalTimeout)
-
-	for _, p := range catalog() {
-		if _, err := s.inventory.UpsertProduct(ctx, p.sku, invclient.UpsertProductRequest{Name: p.name, UnitPrice: p.price, Currency: "USD"}); err != nil {
-			t.Fatalf("upsert %s: %v", p.sku, err)
-		}
-		if _, err := s.inventory.Restock(ctx, p.sku, "seed/"+p.sku, invclient.RestockRequest{Quantity: p.stock}); err != nil {
-			t.Fatalf("restock %s: %v", p.sku, err)
-		}
-	}
+	ts.Seed(t, catalog())
 	return s
 }
 
-type product struct {
-	sku   string
-	name  string
-	price int64
-	stock int64
-}
-
-func catalog() []product {
-	return []product{
-		{"BEANS", "Espresso beans", 2450, 1000},
-		{"MUG", "Mug", 1500, 1000},
-		{"MACHINE", "Espresso machine", 249000, 100},
-		{"LAST-ONE", "The last unit", 9900, 1},
-		{"FEW", "Three left", 500, 3},
+func catalog() []testsystem.Product {
+	return []testsystem.Product{
+		{SKU: "BEANS", Name: "Espresso beans", Price: 2450, Stock: 1000},
+		{SKU: "MUG", Name: "Mug", Price: 1500, Stock: 1000},
+		{SKU: "MACHINE", Name: "Espresso machine", Price: 249000, Stock: 100},
+		{SKU: "LAST-ONE", Name: "The last unit", Price: 9900, Stock: 1},
+		{SKU: "FEW", Name: "Three left", Price: 500, Stock: 3},
 	}
 }
 
