@@ -1,10 +1,7 @@
 package inventory_test
 
 import (
-	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/sagaflow/sagaflow/internal/badinput"
@@ -38,28 +35,10 @@ func FuzzReserve(f *testing.F) {
 		}
 	}
 	handler := inventory.NewHandler(svc, logging.Discard(), nil)
-	rows := func(t *testing.T) int {
-		var n int
-		err := db.GetContext(ctx, &n, `SELECT (SELECT count(*) FROM reservations) + (SELECT count(*) FROM reservation_lines) + (SELECT count(*) FROM stock_movements)`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	rows := badinput.RowCounter(db, `SELECT (SELECT count(*) FROM reservations) + (SELECT count(*) FROM reservation_lines) + (SELECT count(*) FROM stock_movements)`)
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
-		before := rows(t)
-		req := httptest.NewRequest(http.MethodPost, "/reservations", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", key)
-		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, req)
-		if err := badinput.Check(rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
-			t.Fatalf("body %q key %q: %v", body, key, err)
-		}
-		if rec.Code >= 400 && rows(t) != before {
-			t.Fatalf("refused (%d) body %q key %q wrote rows", rec.Code, body, key)
-		}
-		if rec.Code >= 300 {
+		code := badinput.FuzzPost(t, handler, "/reservations", body, key, rows)
+		if code >= 300 {
 			return
 		}
 		var broken int

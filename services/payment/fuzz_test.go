@@ -1,10 +1,7 @@
 package payment_test
 
 import (
-	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/sagaflow/sagaflow/internal/badinput"
@@ -19,27 +16,10 @@ import (
 func FuzzAuthorize(f *testing.F) {
 	_, db := testenv.ServiceDatabase(f, "payment")
 	handler := payment.NewHandler(payment.NewService(db, logging.Discard(), payment.NewTestProcessor(0)), logging.Discard(), nil)
-	rows := func(t *testing.T) int {
-		var n int
-		if err := db.GetContext(context.Background(), &n, `SELECT (SELECT count(*) FROM payments) + (SELECT count(*) FROM ledger)`); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	rows := badinput.RowCounter(db, `SELECT (SELECT count(*) FROM payments) + (SELECT count(*) FROM ledger)`)
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
-		before := rows(t)
-		req := httptest.NewRequest(http.MethodPost, "/payments", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", key)
-		rec := httptest.NewRecorder()
-		handler.ServeHTTP(rec, req)
-		if err := badinput.Check(rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
-			t.Fatalf("body %q key %q: %v", body, key, err)
-		}
-		if rec.Code >= 400 && rows(t) != before {
-			t.Fatalf("refused (%d) body %q key %q wrote rows", rec.Code, body, key)
-		}
-		if rec.Code >= 300 {
+		code := badinput.FuzzPost(t, handler, "/payments", body, key, rows)
+		if code >= 300 {
 			return
 		}
 		var broken int
