@@ -64,21 +64,7 @@ func (w *world) update(t *testing.T, d time.Duration, req workflows.ResolveReque
 func (w *world) run(t *testing.T) (workflows.SagaResult, workflows.SagaStatus, time.Duration) {
 	t.Helper()
 	start := w.env.Now()
-	w.env.ExecuteWorkflow(workflows.OrderSagaName, input())
-	if !w.env.IsWorkflowCompleted() {
-		t.Fatal("workflow did not complete")
-	}
-	if err := w.env.GetWorkflowError(); err != nil {
-		t.Fatalf("workflow failed: %v", err)
-	}
-	var res workflows.SagaResult
-	if err := w.env.GetWorkflowResult(&res); err != nil {
-		t.Fatal(err)
-	}
-	st, err := queryStatus(w.env)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, st := runSaga(t, w, input())
 	return res, st, w.env.Now().Sub(start)
 }
 
