@@ -128,12 +128,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err := s.startTemporal(ctx); err != nil {
 		return nil, err
 	}
-	for _, c := range Components() {
-		p, err := devserver.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		s.ports[c] = p
+	ports, err := devserver.FreePorts(len(Components()))
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range Components() {
+		s.ports[c] = ports[i]
 	}
 	local := func(c string) string { return "http://127.0.0.1:" + strconv.Itoa(s.ports[c]) }
 	s.OrderURL, s.PayURL, s.InvURL, s.APIURL = local(Order), local(Payment), local(Inventory), local(API)
