@@ -26,7 +26,7 @@ test: bin/temporal
 test-faults: bin/temporal
 	@mkdir -p .run
 	SAGAFLOW_FAULT_SUITE=1 SAGAFLOW_FAULT_REPORT=$(CURDIR)/.run/fault-report.md \
-		$(GO) test -count=1 -timeout 20m -v -run TestFaultSuite ./internal/faults/
+		$(GO) test -count=1 -timeout 20m -v -run TestFaultSuite ./test/faults/
 
 # Regenerate the committed OpenAPI documents from the code.
 openapi:

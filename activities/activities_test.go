@@ -24,13 +24,13 @@ import (
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/problem"
 	"github.com/sagaflow/sagaflow/internal/requestid"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	"github.com/sagaflow/sagaflow/services/order"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/services/payment"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 func ctx(t *testing.T) context.Context {

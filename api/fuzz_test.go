@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/sagaflow/sagaflow/api"
-	"github.com/sagaflow/sagaflow/internal/badinput"
 	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	inventoryclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
+	"github.com/sagaflow/sagaflow/test/badinput"
+	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -25,11 +26,11 @@ func FuzzPlaceOrderBody(f *testing.F) {
 	rdb, prefix := testenv.Redis(f)
 	cfg := api.DefaultConfig()
 	cfg.RedisKeyPrefix = prefix
-	cfg.SagaTaskQueue = testenv.TaskQueue(f, workflows.TaskQueueSagas)
+	cfg.SagaTaskQueue = testtemporal.TaskQueue(f, workflows.TaskQueueSagas)
 	cfg.RateLimitPerSecond = 0
 	unreachable := "http://127.0.0.1:1"
 	srv := api.New(api.Deps{
-		Temporal:  testenv.TemporalClient(f),
+		Temporal:  testtemporal.TemporalClient(f),
 		Redis:     rdb,
 		Orders:    orderclient.New(unreachable, nil, time.Second),
 		Inventory: inventoryclient.New(unreachable, nil, time.Second),

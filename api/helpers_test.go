@@ -17,15 +17,16 @@ import (
 
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	inventoryclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	"github.com/sagaflow/sagaflow/services/order"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
+	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { testtemporal.Main(m) }
 
 // harness runs the API over real Redis and Temporal. Nothing polls its saga task queue,
 // so every saga it starts stays open at its first step.
@@ -64,7 +65,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &harness{t: t, temporal: testenv.TemporalClient(t)}
+	h := &harness{t: t, temporal: testtemporal.TemporalClient(t)}
 	h.redis, h.prefix = testenv.Redis(t)
 
 	// Unreachable by default: tests that need the services ask for them.
@@ -83,7 +84,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 
 	h.cfg = api.DefaultConfig()
 	h.cfg.RedisKeyPrefix = h.prefix
-	h.cfg.SagaTaskQueue = testenv.TaskQueue(t, workflows.TaskQueueSagas)
+	h.cfg.SagaTaskQueue = testtemporal.TaskQueue(t, workflows.TaskQueueSagas)
 	h.cfg.OrderServiceURL, h.cfg.InventoryServiceURL = orderURL, inventoryURL
 	h.cfg.ServiceCallTimeout = 2 * time.Second
 	h.cfg.RateLimitPerSecond = 0

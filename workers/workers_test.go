@@ -25,18 +25,19 @@ import (
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/requestid"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	"github.com/sagaflow/sagaflow/services/order"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/services/payment"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/workers"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { testtemporal.Main(m) }
 
 func TestParsePools(t *testing.T) {
 	cases := []struct {
@@ -130,7 +131,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 func TestRunServesHealthAndStops(t *testing.T) {
 	addr := freeAddr(t)
 	cfg := workers.Config{
-		Config:                          temporalclient.Config{Address: testenv.TemporalAddress(t), Namespace: "default"},
+		Config:                          temporalclient.Config{Address: testtemporal.TemporalAddress(t), Namespace: "default"},
 		SagasMaxConcurrentWorkflowTasks: 10,
 		ServiceCallTimeout:              time.Second,
 		StopTimeout:                     5 * time.Second,
@@ -221,13 +222,13 @@ func startSystem(t *testing.T) *system {
 		payments:  payclient.New(serve(payment.NewHandler(payment.NewService(pdb, logger, payment.NewTestProcessor(0)), logger, ready)), nil, 10*time.Second),
 		inventory: invclient.New(serve(inventory.NewHandler(inventory.NewService(idb, logger), logger, ready)), nil, 10*time.Second),
 		queues: workflows.TaskQueues{
-			Sagas:     testenv.TaskQueue(t, "sagas"),
-			Orders:    testenv.TaskQueue(t, "orders"),
-			Payments:  testenv.TaskQueue(t, "payments"),
-			Inventory: testenv.TaskQueue(t, "inventory"),
+			Sagas:     testtemporal.TaskQueue(t, "sagas"),
+			Orders:    testtemporal.TaskQueue(t, "orders"),
+			Payments:  testtemporal.TaskQueue(t, "payments"),
+			Inventory: testtemporal.TaskQueue(t, "inventory"),
 		},
 	}
-	c, err := temporalclient.Dial(temporalclient.Config{Address: testenv.TemporalAddress(t), Namespace: "default"}, logger)
+	c, err := temporalclient.Dial(temporalclient.Config{Address: testtemporal.TemporalAddress(t), Namespace: "default"}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +462,7 @@ func recordHistory(t *testing.T, c client.Client, run client.WorkflowRun, name s
 // pool instead.
 func TestLocalStepsWithoutClients(t *testing.T) {
 	s := startSystem(t)
-	bare := testenv.TaskQueue(t, "bare-sagas")
+	bare := testtemporal.TaskQueue(t, "bare-sagas")
 	sagasOnly, err := workers.New(s.temporal, workers.Options{
 		Pools: []string{workers.PoolSagas}, Queues: workflows.TaskQueues{Sagas: bare},
 		StopTimeout: 5 * time.Second,

@@ -12,10 +12,10 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/sagaflow/sagaflow/internal/audit"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/tools/audit"
 )
 
 // Exit codes of `sagaflow audit`, so a reconciliation job can tell a broken invariant

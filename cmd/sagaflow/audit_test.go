@@ -10,16 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sagaflow/sagaflow/internal/audit"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	"github.com/sagaflow/sagaflow/services/order"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/services/payment"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/tools/audit"
 )
 
 // services is the three real services over fresh databases, served in-process, with the

@@ -9,12 +9,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sagaflow/sagaflow/internal/bench"
-	"github.com/sagaflow/sagaflow/internal/devserver"
+	"github.com/sagaflow/sagaflow/tools/bench"
+	"github.com/sagaflow/sagaflow/tools/localinfra"
 )
 
 // runBench runs the whole system as separate processes of this binary and measures it
-// against Temporal's own ceiling (see internal/bench).
+// against Temporal's own ceiling (see tools/bench).
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := bench.DefaultConfig()
 	if v := os.Getenv("DEV_POSTGRES_URL"); v != "" {
@@ -70,7 +70,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Binary, err = os.Executable(); err != nil {
 		return err
 	}
-	if cfg.TemporalBinary, err = devserver.FindBinary(); err != nil {
+	if cfg.TemporalBinary, err = localinfra.FindBinary(); err != nil {
 		return err
 	}
 	cfg.Command = strings.TrimSpace("sagaflow bench " + strings.Join(args, " "))

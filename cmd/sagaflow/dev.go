@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/sagaflow/sagaflow/internal/devserver"
-	"github.com/sagaflow/sagaflow/internal/devstack"
+	"github.com/sagaflow/sagaflow/tools/devstack"
+	"github.com/sagaflow/sagaflow/tools/localinfra"
 )
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -16,7 +16,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
 	}
-	bin, err := devserver.FindBinary()
+	bin, err := localinfra.FindBinary()
 	if err != nil {
 		return err
 	}

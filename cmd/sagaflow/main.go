@@ -21,13 +21,13 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sagaflow/sagaflow/api"
-	"github.com/sagaflow/sagaflow/internal/devstack"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/postgres"
 	"github.com/sagaflow/sagaflow/schema"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	"github.com/sagaflow/sagaflow/services/order"
 	"github.com/sagaflow/sagaflow/services/payment"
+	"github.com/sagaflow/sagaflow/tools/devstack"
 	"github.com/sagaflow/sagaflow/workers"
 )
 

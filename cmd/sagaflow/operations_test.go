@@ -20,14 +20,14 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 
-	"github.com/sagaflow/sagaflow/internal/devserver"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/test/testtemporal"
+	"github.com/sagaflow/sagaflow/tools/localinfra"
 	"github.com/sagaflow/sagaflow/workers"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { testtemporal.Main(m) }
 
 // voidBreaker sits between the workers and the payment service and answers every void
 // with 503 while down is set: a compensation that keeps failing.
@@ -66,11 +66,11 @@ func startOperated(t *testing.T) *operated {
 	breaker := &voidBreaker{proxy: httputil.NewSingleHostReverseProxy(target)}
 	proxied := httptest.NewServer(breaker)
 	t.Cleanup(proxied.Close)
-	bin, err := devserver.FindBinary()
+	bin, err := localinfra.FindBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &operated{services: s, temporal: testenv.TemporalClient(t), address: testenv.TemporalAddress(t), cli: bin, breaker: breaker}
+	o := &operated{services: s, temporal: testtemporal.TemporalClient(t), address: testtemporal.TemporalAddress(t), cli: bin, breaker: breaker}
 	group, err := workers.New(o.temporal, workers.Options{
 		Pools:       []string{workers.PoolAll},
 		Orders:      s.orders,

@@ -4,11 +4,11 @@ import (
 	"context"
 	"testing"
 
-	"github.com/sagaflow/sagaflow/internal/badinput"
 	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	"github.com/sagaflow/sagaflow/services/inventory/client"
+	"github.com/sagaflow/sagaflow/test/badinput"
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 // FuzzReserve posts arbitrary bodies and Idempotency-Keys to the real reserve handler on a

@@ -18,9 +18,9 @@ import (
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	"github.com/sagaflow/sagaflow/services/inventory/client"
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 // env is one inventory service over its own fresh database, served over real HTTP.

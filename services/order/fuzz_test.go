@@ -3,10 +3,10 @@ package order_test
 import (
 	"testing"
 
-	"github.com/sagaflow/sagaflow/internal/badinput"
 	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/order"
+	"github.com/sagaflow/sagaflow/test/badinput"
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 // FuzzCreateOrder posts arbitrary bodies and Idempotency-Keys to the real create-order

@@ -18,9 +18,9 @@ import (
 
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/order"
 	"github.com/sagaflow/sagaflow/services/order/client"
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 // syncBuffer collects log output written by server goroutines.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"testing"
 
-	"github.com/sagaflow/sagaflow/internal/badinput"
 	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/payment"
+	"github.com/sagaflow/sagaflow/test/badinput"
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 // FuzzAuthorize posts arbitrary bodies and Idempotency-Keys to the real authorize handler

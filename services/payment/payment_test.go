@@ -23,9 +23,9 @@ import (
 	"github.com/sagaflow/sagaflow/internal/problem"
 	"github.com/sagaflow/sagaflow/internal/requestid"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
-	"github.com/sagaflow/sagaflow/internal/testenv"
 	"github.com/sagaflow/sagaflow/services/payment"
 	"github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 // syncBuffer collects log output written by server goroutines.

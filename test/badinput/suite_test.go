@@ -1,0 +1,199 @@
+package badinput
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/sagaflow/sagaflow/api"
+	"github.com/sagaflow/sagaflow/internal/problem"
+)
+
+// writes is what the system holds: a digest of every business table of each service, the
+// idempotency records split into answers and stored refusals, and the API's Redis records.
+type writes map[string]string
+
+// digested lists the tables whose every row is digested; idempotency_keys is counted apart.
+func digested() map[string][]string {
+	return map[string][]string{
+		targetOrder:     {"orders", "order_lines", "order_status_history"},
+		targetPayment:   {"payments", "ledger"},
+		targetInventory: {"products", "reservations", "reservation_lines", "stock_movements"},
+	}
+}
+
+func (s *liveSystem) db(target string) *sqlx.DB {
+	switch target {
+	case targetOrder:
+		return s.orderDB
+	case targetPayment:
+		return s.paymentDB
+	}
+	return s.inventoryDB
+}
+
+func (s *liveSystem) writes(t *testing.T) writes {
+	t.Helper()
+	ctx := context.Background()
+	w := writes{}
+	for target, names := range digested() {
+		db := s.db(target)
+		for _, table := range names {
+			var digest string
+			q := fmt.Sprintf(`SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM %s t`, table)
+			if err := db.GetContext(ctx, &digest, q); err != nil {
+				t.Fatalf("digest %s.%s: %v", target, table, err)
+			}
+			w[target+"."+table] = digest
+		}
+		var answers, refusals string
+		if err := db.GetContext(ctx, &answers, `SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '')
+			FROM idempotency_keys t WHERE status < 400`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.GetContext(ctx, &refusals, `SELECT count(*)::text FROM idempotency_keys WHERE status >= 400`); err != nil {
+			t.Fatal(err)
+		}
+		w[target+".idempotency answers"] = answers
+		w[target+".idempotency refusals"] = refusals
+	}
+	keys, err := s.redis.Keys(ctx, s.redisPrefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	w["api.redis"] = strings.Join(keys, " ")
+	return w
+}
+
+// check asserts the answer is the expected problem and leaks nothing.
+func check(t *testing.T, c badCase, a answer) {
+	t.Helper()
+	if a.status != c.want {
+		t.Errorf("status %d, want %d; body %.300q", a.status, c.want, a.body)
+	}
+	if a.status < 400 || a.status >= 500 {
+		t.Errorf("status %d is not a client error", a.status)
+	}
+	if c.plainText {
+		// Go's server wrote it before any handler ran: it can only be its own short text.
+		if ct := a.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+			t.Errorf("Content-Type %q, want Go's text/plain refusal", ct)
+		}
+		return
+	}
+	if err := Check(a.status, a.header, a.body); err != nil {
+		t.Error(err)
+	}
+	if c.code != "" {
+		if p, err := DecodeProblem(a.body); err == nil && p.Type != problem.TypePrefix+c.code {
+			t.Errorf("problem type %q, want code %q", p.Type, c.code)
+		}
+	}
+}
+
+// run sends one case.
+func (s *liveSystem) run(t *testing.T, c badCase) answer {
+	t.Helper()
+	base := s.url(c.target)
+	if c.raw != "" {
+		return sendRaw(t, base, c.raw, c.halfClose)
+	}
+	header := c.header
+	if header == nil {
+		header = http.Header{}
+		if c.body != nil {
+			header.Set("Content-Type", "application/json")
+		}
+		if c.method != http.MethodGet && c.method != http.MethodDelete {
+			header = defaultHeader(true)
+		}
+	}
+	return send(t, c.method, base+c.path, header, c.body, c.chunked)
+}
+
+func allCases() []badCase {
+	var out []badCase
+	for _, e := range endpoints() {
+		out = append(out, bodyCases(e)...)
+		out = append(out, keyCases(e)...)
+	}
+	// Operations without a body still require a good key before they touch anything (a
+	// release or void of an unknown order would otherwise leave a marker).
+	for _, e := range []endpoint{
+		{name: "capture-payment", target: targetPayment, path: "/payments/" + unknownOrder + "/capture"},
+		{name: "void-payment", target: targetPayment, path: "/payments/" + unknownOrder + "/void"},
+		{name: "release-stock", target: targetInventory, path: "/reservations/" + unknownOrder + "/release"},
+		{name: "commit-stock", target: targetInventory, path: "/reservations/" + unknownOrder + "/commit"},
+	} {
+		e.method, e.key = http.MethodPost, true
+		for _, c := range keyCases(e) {
+			c.body = nil
+			out = append(out, c)
+		}
+	}
+	out = append(out, fieldCases()...)
+	out = append(out, idCases()...)
+	out = append(out, rawCases()...)
+	return out
+}
+
+func TestBadInput(t *testing.T) {
+	s := startSystem(t)
+	s.recordPendingOrder(t)
+
+	cases := allCases()
+	names := map[string]bool{}
+	for _, c := range cases {
+		name := c.target + "/" + c.name
+		if names[name] {
+			t.Fatalf("duplicate case name %q", name)
+		}
+		names[name] = true
+	}
+	for _, c := range cases {
+		t.Run(c.target+"/"+c.name, func(t *testing.T) {
+			before := s.writes(t)
+			a := s.run(t, c)
+			t.Logf("answered %d, want %d", a.status, c.want)
+			check(t, c, a)
+			after := s.writes(t)
+			for _, target := range []string{targetOrder, targetPayment, targetInventory} {
+				k := target + ".idempotency refusals"
+				if c.refusalRecorded && c.target == target {
+					var b, n int
+					fmt.Sscan(before[k], &b)
+					fmt.Sscan(after[k], &n)
+					if n != b+1 {
+						t.Errorf("%s: %d stored refusals, want %d", k, n, b+1)
+					}
+					before[k], after[k] = "", ""
+				}
+			}
+			if !maps.Equal(before, after) {
+				for k := range before {
+					if before[k] != after[k] {
+						t.Errorf("refused request wrote to %s", k)
+					}
+				}
+			}
+			if c.target == targetAPI && c.header != nil {
+				if key := c.header.Get("Idempotency-Key"); key != "" {
+					s.requireNoSaga(t, api.OrderIDForKey(key))
+				}
+			}
+		})
+	}
+
+	t.Run("accepted/SQL metacharacters stored verbatim", s.storesSQLVerbatim)
+	t.Run("accepted/decision reason stored verbatim", s.decisionVerbatim)
+	t.Run("accepted/business failures end FAILED", s.businessFailures)
+	s.closePendingOrder(t)
+	t.Run("auditor", s.requireInvariants)
+}

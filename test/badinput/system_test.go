@@ -1,0 +1,117 @@
+package badinput
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/sagaflow/sagaflow/internal/logging"
+	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
+	payclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/test/system"
+	"github.com/sagaflow/sagaflow/test/testtemporal"
+)
+
+func TestMain(m *testing.M) { testtemporal.Main(m) }
+
+// approvalThreshold holds orders of $1,000.00 or more, so a test can catch one mid-saga.
+const approvalThreshold = 100000
+
+// liveSystem is one sagaflow running in-process: the three services, every worker pool and the
+// public API, with direct handles on each database and on Redis to see what was written.
+type liveSystem struct {
+	apiURL, orderURL, paymentURL, inventoryURL string
+
+	orderDB, paymentDB, inventoryDB *sqlx.DB
+	redis                           *redis.Client
+	redisPrefix                     string
+	temporal                        client.Client
+
+	orders    *orderclient.Client
+	payments  *payclient.Client
+	inventory *invclient.Client
+}
+
+func logger(component string) *slog.Logger {
+	if os.Getenv("BADINPUT_LOGS") != "" {
+		return logging.New(os.Stderr, "debug", component)
+	}
+	return logging.Discard()
+}
+
+func startSystem(t *testing.T) *liveSystem {
+	t.Helper()
+	ts := system.Start(t, logger)
+	s := &liveSystem{
+		orderURL: ts.OrderURL, paymentURL: ts.PaymentURL, inventoryURL: ts.InventoryURL,
+		orderDB: ts.OrderDB, paymentDB: ts.PaymentDB, inventoryDB: ts.InventoryDB,
+		redis: ts.Redis, redisPrefix: ts.RedisPrefix, temporal: ts.Temporal,
+		orders: ts.Orders, payments: ts.Payments, inventory: ts.Inventory,
+	}
+	cfg := ts.APIConfig("")
+	cfg.ApprovalThreshold = approvalThreshold
+	cfg.ApprovalTimeout = time.Hour
+	s.apiURL = ts.ServeAPI(t, cfg)
+	ts.Seed(t, catalog())
+	return s
+}
+
+// Catalog SKUs the cases refer to.
+const (
+	skuBeans   = "BEANS"
+	skuMachine = "MACHINE"
+	skuHuge    = "HUGE" // priced so that two units overflow int64 minor units
+)
+
+func catalog() []system.Product {
+	return []system.Product{
+		{SKU: skuBeans, Name: "Espresso beans", Price: 2450, Stock: 1000},
+		{SKU: skuMachine, Name: "Espresso machine", Price: 249000, Stock: 100},
+		{SKU: skuHuge, Name: "Priced past any total", Price: 1 << 62, Stock: 100},
+	}
+}
+
+func (s *liveSystem) url(target string) string {
+	switch target {
+	case targetAPI:
+		return s.apiURL
+	case targetOrder:
+		return s.orderURL
+	case targetPayment:
+		return s.paymentURL
+	case targetInventory:
+		return s.inventoryURL
+	}
+	panic("unknown target " + target)
+}
+
+// recordPendingOrder records pendingOrder in the order service.
+func (s *liveSystem) recordPendingOrder(t *testing.T) {
+	t.Helper()
+	_, err := s.orders.Create(context.Background(), "bi/"+pendingOrder, orderclient.CreateOrderRequest{
+		OrderID: pendingOrder, CustomerID: "c-1", WorkflowID: "order-" + pendingOrder,
+		Lines: []orderclient.NewLine{{SKU: skuBeans, Quantity: 2}, {SKU: "MUG", Quantity: 1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// requireNoSaga fails when a saga exists for the order.
+func (s *liveSystem) requireNoSaga(t *testing.T, orderID string) {
+	t.Helper()
+	_, err := s.temporal.DescribeWorkflowExecution(context.Background(), "order-"+orderID, "")
+	var nf *serviceerror.NotFound
+	if !errors.As(err, &nf) {
+		t.Errorf("a refused request started saga order-%s (describe: %v)", orderID, err)
+	}
+}

@@ -1,0 +1,127 @@
+// Package testenv gives tests real infrastructure: a fresh PostgreSQL database per test and
+// a private Redis key space per test. It knows nothing of the saga, so a service's tests
+// link only that service (Temporal for tests is in package testtemporal).
+//
+// Defaults target the local machine; TEST_DATABASE_URL and TEST_REDIS_URL point tests at
+// other servers.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // the PostgreSQL driver registers itself for sqlx
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sagaflow/sagaflow/internal/postgres"
+	"github.com/sagaflow/sagaflow/schema"
+)
+
+// AdminDatabaseURL is the server-level DSN tests create their databases through.
+func AdminDatabaseURL() string {
+	if v := os.Getenv("TEST_DATABASE_URL"); v != "" {
+		return v
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+// RedisURL is the Redis tests use.
+func RedisURL() string {
+	if v := os.Getenv("TEST_REDIS_URL"); v != "" {
+		return v
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// Suffix returns a short random string for unique names.
+func Suffix() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Database creates an empty database for this test, dropped when the test ends, and
+// returns its DSN.
+func Database(t testing.TB) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := postgres.Open(ctx, AdminDatabaseURL(), 2)
+	if err != nil {
+		t.Fatalf("testenv: PostgreSQL is not reachable at %s: %v", AdminDatabaseURL(), err)
+	}
+	defer admin.Close()
+	name := "sagaflow_test_" + Suffix()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("testenv: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := postgres.Open(context.Background(), AdminDatabaseURL(), 1)
+		if err != nil {
+			t.Logf("testenv: drop database %s: %v", name, err)
+			return
+		}
+		defer admin.Close()
+		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("testenv: drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(AdminDatabaseURL())
+	if err != nil {
+		t.Fatalf("testenv: parse %s: %v", AdminDatabaseURL(), err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// ServiceDatabase creates a database for this test with one service's schema applied,
+// and returns its DSN and an open pool (closed when the test ends).
+func ServiceDatabase(t testing.TB, service string) (string, *sqlx.DB) {
+	t.Helper()
+	dsn := Database(t)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, dsn, 20)
+	if err != nil {
+		t.Fatalf("testenv: open %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	migrations, err := schema.For(service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.Migrate(ctx, db, migrations); err != nil {
+		t.Fatalf("testenv: migrate %s: %v", service, err)
+	}
+	return dsn, db
+}
+
+// Redis returns a client and a key prefix private to this test; keys under the prefix
+// are deleted when the test ends.
+func Redis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	opts, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		t.Fatalf("testenv: parse %s: %v", RedisURL(), err)
+	}
+	rdb := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("testenv: Redis is not reachable at %s: %v", RedisURL(), err)
+	}
+	prefix := "sagaflow-test:" + Suffix() + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		rdb.Close()
+	})
+	return rdb, prefix
+}

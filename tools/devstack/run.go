@@ -1,0 +1,243 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/sagaflow/sagaflow/api"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/services/inventory"
+	"github.com/sagaflow/sagaflow/services/order"
+	"github.com/sagaflow/sagaflow/services/payment"
+	"github.com/sagaflow/sagaflow/tools/localinfra"
+	"github.com/sagaflow/sagaflow/workers"
+	"github.com/sagaflow/sagaflow/workflows"
+)
+
+// Options configure a development run. Zero values take the defaults in Run.
+type Options struct {
+	StateDir       string // git-ignored folder for Temporal's state file, logs and a private cluster
+	TemporalBinary string
+	PostgresURL    string // server-level DSN tried first
+	RedisURL       string // tried first
+	TemporalPort   int
+	TemporalUIPort int
+	LogLevel       string
+	Out            io.Writer // the banner and progress
+	Logs           io.Writer // the components' JSON logs
+}
+
+// Fixed local addresses, so the printed URLs and the README agree.
+const (
+	apiAddr       = "127.0.0.1:8080"
+	orderAddr     = "127.0.0.1:8081"
+	paymentAddr   = "127.0.0.1:8082"
+	inventoryAddr = "127.0.0.1:8083"
+)
+
+// Run starts everything and blocks until ctx is cancelled, then stops everything it started
+// in reverse order.
+func Run(ctx context.Context, opts Options) error {
+	if opts.StateDir == "" {
+		opts.StateDir = ".run"
+	}
+	stateDir, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return err
+	}
+	out := opts.Out
+	var started []*process
+	defer func() {
+		for i := len(started) - 1; i >= 0; i-- {
+			fmt.Fprintf(out, "stopping %s\n", started[i].name)
+			if err := started[i].stop(); err != nil {
+				fmt.Fprintf(out, "stop %s: %v\n", started[i].name, err)
+			}
+		}
+	}()
+
+	pgURL, pgProc, err := ensurePostgres(ctx, opts.PostgresURL, stateDir, out)
+	if err != nil {
+		return err
+	}
+	if pgProc != nil {
+		started = append(started, pgProc)
+	}
+	redisURL, redisProc, err := ensureRedis(ctx, opts.RedisURL, stateDir, out)
+	if err != nil {
+		return err
+	}
+	if redisProc != nil {
+		started = append(started, redisProc)
+	}
+	dsns := map[string]string{}
+	for _, service := range []string{"order", "payment", "inventory"} {
+		dsn, err := ensureDatabase(ctx, pgURL, "sagaflow_"+service)
+		if err != nil {
+			return fmt.Errorf("%s database: %w", service, err)
+		}
+		dsns[service] = dsn
+	}
+
+	fmt.Fprintln(out, "starting the Temporal dev server")
+	temporalLog, err := os.Create(filepath.Join(stateDir, "temporal.log"))
+	if err != nil {
+		return err
+	}
+	defer temporalLog.Close()
+	srv, err := localinfra.Start(ctx, localinfra.Config{
+		Binary:           opts.TemporalBinary,
+		Port:             opts.TemporalPort,
+		UIPort:           opts.TemporalUIPort,
+		DBFile:           filepath.Join(stateDir, "temporal.db"),
+		SearchAttributes: workflows.SearchAttributeTypes(),
+		DynamicConfig:    localinfra.FastDispatch(),
+		Stdout:           temporalLog,
+		Stderr:           temporalLog,
+	})
+	if err != nil {
+		return err
+	}
+	started = append(started, &process{name: "Temporal dev server", stop: srv.Stop})
+
+	// Components read the same variables as in production; the local defaults fill in
+	// only what the environment leaves unset.
+	defaults := map[string]string{
+		"ORDER_DATABASE_URL":     dsns["order"],
+		"PAYMENT_DATABASE_URL":   dsns["payment"],
+		"INVENTORY_DATABASE_URL": dsns["inventory"],
+		"ORDER_HTTP_ADDR":        orderAddr,
+		"PAYMENT_HTTP_ADDR":      paymentAddr,
+		"INVENTORY_HTTP_ADDR":    inventoryAddr,
+		"API_HTTP_ADDR":          apiAddr,
+		"ORDER_SERVICE_URL":      "http://" + orderAddr,
+		"PAYMENT_SERVICE_URL":    "http://" + paymentAddr,
+		"INVENTORY_SERVICE_URL":  "http://" + inventoryAddr,
+		"REDIS_URL":              redisURL,
+		"TEMPORAL_ADDRESS":       srv.HostPort,
+		"SHUTDOWN_DRAIN_DELAY":   "0s",
+	}
+	for k, v := range defaults {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
+	// These were resolved above (a private server may have replaced the configured one).
+	os.Setenv("REDIS_URL", redisURL)
+	os.Setenv("TEMPORAL_ADDRESS", srv.HostPort)
+
+	var orderCfg order.Config
+	var paymentCfg payment.Config
+	var inventoryCfg inventory.Config
+	var apiCfg api.Config
+	var workerCfg workers.Config
+	for _, c := range []any{&orderCfg, &paymentCfg, &inventoryCfg, &apiCfg, &workerCfg} {
+		if err := envconfig.Process("", c); err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+	}
+	for _, v := range []interface{ Validate() error }{&orderCfg, &paymentCfg, &inventoryCfg, &apiCfg} {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+	}
+	pools := []string{"all"}
+	if err := workerCfg.Validate(pools); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+
+	compCtx, stopComponents := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopComponents()
+	logger := func(name string) *slog.Logger { return logging.New(opts.Logs, opts.LogLevel, name) }
+	var wg sync.WaitGroup
+	errc := make(chan error, 5)
+	launch := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(compCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	launch("inventory", func(c context.Context) error { return inventory.Run(c, inventoryCfg, logger("inventory")) })
+	launch("payment", func(c context.Context) error { return payment.Run(c, paymentCfg, logger("payment")) })
+	launch("order", func(c context.Context) error { return order.Run(c, orderCfg, logger("order")) })
+	launch("workers", func(c context.Context) error { return workers.Run(c, workerCfg, pools, logger("worker")) })
+	launch("api", func(c context.Context) error { return api.Run(c, apiCfg, logger("api")) })
+	stopAll := func() {
+		fmt.Fprintln(out, "stopping the API, the worker pools and the services")
+		stopComponents()
+		wg.Wait()
+	}
+
+	if err := waitReady(ctx, errc, "http://"+apiAddr+"/readyz", 60*time.Second); err != nil {
+		stopAll()
+		return err
+	}
+	if _, err := SeedCatalog(ctx, os.Getenv("INVENTORY_SERVICE_URL")); err != nil {
+		stopAll()
+		return fmt.Errorf("load demo catalog: %w", err)
+	}
+	printBanner(out, srv.UIURL)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	stopAll()
+	return err
+}
+
+func waitReady(ctx context.Context, errc <-chan error, url string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the API was not ready within %s (%s)", limit, url)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func printBanner(out io.Writer, uiURL string) {
+	fmt.Fprintf(out, `
+sagaflow is running.
+
+  API docs       http://%[1]s/docs        (OpenAPI: http://%[1]s/openapi.json)
+  Temporal UI    %[2]s/namespaces/default/workflows
+  services       order http://%[3]s  payment http://%[4]s  inventory http://%[5]s
+
+Place an order:
+
+  curl -sS -X POST http://%[1]s/orders \
+    -H 'Content-Type: application/json' -H "Idempotency-Key: $(date +%%s%%N)" \
+    -H 'Prefer: wait=5' \
+    -d '{"customer_id":"cust-42","payment_token":"tok_visa","lines":[{"sku":"SKU-ESPRESSO","quantity":2}]}'
+
+Press Ctrl-C to stop everything.
+`, apiAddr, uiURL, orderAddr, paymentAddr, inventoryAddr)
+}

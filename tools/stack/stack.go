@@ -1,0 +1,466 @@
+// Package stack runs the whole system as separate processes of the real binary: the
+// Temporal dev server with a state file, the three services, each worker pool and the API,
+// each with its own port, fresh databases and log file. The fault suite and the benchmark
+// use it to kill, restart and measure components one by one. It stops only the processes
+// it started, by PID.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sagaflow/sagaflow/internal/postgres"
+	"github.com/sagaflow/sagaflow/tools/localinfra"
+	"github.com/sagaflow/sagaflow/workflows"
+)
+
+// Component names.
+const (
+	Order           = "order"
+	Payment         = "payment"
+	Inventory       = "inventory"
+	API             = "api"
+	WorkerSagas     = "worker-sagas"
+	WorkerOrders    = "worker-orders"
+	WorkerPayments  = "worker-payments"
+	WorkerInventory = "worker-inventory"
+)
+
+// Components lists every component in start order.
+func Components() []string {
+	return []string{Order, Payment, Inventory, WorkerSagas, WorkerOrders, WorkerPayments, WorkerInventory, API}
+}
+
+// Options configure a stack.
+type Options struct {
+	Binary           string // the built sagaflow binary
+	TemporalBinary   string
+	StateDir         string // logs and Temporal's state file go here
+	AdminDatabaseURL string // server-level DSN; the stack creates and drops its own databases
+	// ServiceAdminDatabaseURL puts a service's database on another server (service name →
+	// server-level DSN), e.g. a private cluster a test may stop without touching the others.
+	ServiceAdminDatabaseURL map[string]string
+	RedisURL                string
+	// Env is added to every component's environment; ComponentEnv to one component's.
+	Env          map[string]string
+	ComponentEnv map[string]map[string]string
+	// ServiceURLOverride lets a caller put something (e.g. a fault-injecting proxy) between
+	// the workers and a service: component name → URL the workers and API use instead.
+	ServiceURLOverride map[string]string
+	// ServiceURLWrap, when set, is called once per service with the service's own URL
+	// (known only once the stack picked its ports) and returns the URL the workers and API
+	// use instead, e.g. that of a proxy started in front of it.
+	ServiceURLWrap func(component, serviceURL string) (string, error)
+}
+
+// Stack is a running system.
+type Stack struct {
+	opts      Options
+	temporal  *localinfra.Server
+	tport     int
+	dbNames   []string
+	dbAdmin   map[string]string // database name → server-level DSN it lives on
+	dsns      map[string]string
+	ports     map[string]int
+	mu        sync.Mutex
+	procs     map[string]*Proc
+	TempAddr  string
+	APIURL    string
+	OrderURL  string
+	PayURL    string
+	InvURL    string
+	healthURL map[string]string
+}
+
+// Proc is one component process.
+type Proc struct {
+	Name string
+	args []string
+	env  []string
+	log  string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start brings the whole system up and waits until every component is ready.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &Stack{opts: opts, dsns: map[string]string{}, dbAdmin: map[string]string{}, ports: map[string]int{}, procs: map[string]*Proc{}, healthURL: map[string]string{}}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Stop()
+		}
+	}()
+	run := strconv.FormatInt(time.Now().UnixNano()%1_000_000_000, 36)
+	for _, svc := range []string{Order, Payment, Inventory} {
+		name := "sagaflow_stack_" + run + "_" + svc
+		admin := opts.AdminDatabaseURL
+		if u, ok := opts.ServiceAdminDatabaseURL[svc]; ok {
+			admin = u
+		}
+		dsn, err := createDatabase(ctx, admin, name)
+		if err != nil {
+			return nil, err
+		}
+		s.dbNames = append(s.dbNames, name)
+		s.dbAdmin[name] = admin
+		s.dsns[svc] = dsn
+	}
+	var err error
+	if s.tport, err = localinfra.FreePort(); err != nil {
+		return nil, err
+	}
+	if err := s.startTemporal(ctx); err != nil {
+		return nil, err
+	}
+	ports, err := localinfra.FreePorts(len(Components()))
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range Components() {
+		s.ports[c] = ports[i]
+	}
+	local := func(c string) string { return "http://127.0.0.1:" + strconv.Itoa(s.ports[c]) }
+	s.OrderURL, s.PayURL, s.InvURL, s.APIURL = local(Order), local(Payment), local(Inventory), local(API)
+	wrapped := map[string]string{}
+	for _, c := range []string{Order, Payment, Inventory} {
+		if u, ok := opts.ServiceURLOverride[c]; ok {
+			wrapped[c] = u
+		} else if opts.ServiceURLWrap != nil {
+			u, err := opts.ServiceURLWrap(c, local(c))
+			if err != nil {
+				return nil, err
+			}
+			wrapped[c] = u
+		} else {
+			wrapped[c] = local(c)
+		}
+	}
+	serviceURL := func(c string) string { return wrapped[c] }
+	common := map[string]string{
+		"TEMPORAL_ADDRESS":     s.TempAddr,
+		"REDIS_URL":            opts.RedisURL,
+		"SHUTDOWN_DRAIN_DELAY": "0s",
+		"LOG_LEVEL":            "info",
+	}
+	for _, c := range Components() {
+		env := map[string]string{}
+		for k, v := range common {
+			env[k] = v
+		}
+		var args []string
+		addr := "127.0.0.1:" + strconv.Itoa(s.ports[c])
+		switch c {
+		case Order, Payment, Inventory:
+			prefix := map[string]string{Order: "ORDER", Payment: "PAYMENT", Inventory: "INVENTORY"}[c]
+			env[prefix+"_HTTP_ADDR"] = addr
+			env[prefix+"_DATABASE_URL"] = s.dsns[c]
+			args = []string{"service", c}
+			s.healthURL[c] = local(c) + "/readyz"
+		case API:
+			env["API_HTTP_ADDR"] = addr
+			env["ORDER_SERVICE_URL"] = serviceURL(Order)
+			env["INVENTORY_SERVICE_URL"] = serviceURL(Inventory)
+			args = []string{"api"}
+			s.healthURL[c] = local(c) + "/readyz"
+		default:
+			pool := c[len("worker-"):]
+			env["WORKER_HEALTH_ADDR"] = addr
+			env["ORDER_SERVICE_URL"] = serviceURL(Order)
+			env["PAYMENT_SERVICE_URL"] = serviceURL(Payment)
+			env["INVENTORY_SERVICE_URL"] = serviceURL(Inventory)
+			args = []string{"worker", "--pool", pool}
+			s.healthURL[c] = local(c) + "/readyz"
+		}
+		for k, v := range opts.Env {
+			env[k] = v
+		}
+		for k, v := range opts.ComponentEnv[c] {
+			env[k] = v
+		}
+		p := &Proc{Name: c, args: args, env: environ(env), log: filepath.Join(opts.StateDir, c+".log")}
+		s.procs[c] = p
+		if err := p.Start(opts.Binary); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range Components() {
+		if err := s.WaitReady(ctx, c, 60*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return s, nil
+}
+
+func environ(extra map[string]string) []string {
+	env := os.Environ()
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, k+"="+extra[k])
+	}
+	return env
+}
+
+func (s *Stack) startTemporal(ctx context.Context) error {
+	log, err := os.OpenFile(filepath.Join(s.opts.StateDir, "temporal.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	srv, err := localinfra.Start(ctx, localinfra.Config{
+		Binary:           s.opts.TemporalBinary,
+		Port:             s.tport,
+		DBFile:           filepath.Join(s.opts.StateDir, "temporal.db"),
+		SearchAttributes: workflows.SearchAttributeTypes(),
+		DynamicConfig:    localinfra.FastDispatch(),
+		Stdout:           log,
+		Stderr:           log,
+	})
+	if err != nil {
+		log.Close()
+		return err
+	}
+	s.temporal = srv
+	s.TempAddr = srv.HostPort
+	return nil
+}
+
+// Temporal returns the running dev server.
+func (s *Stack) Temporal() *localinfra.Server { return s.temporal }
+
+// KillTemporal ends the dev server with SIGKILL, as a crash would.
+func (s *Stack) KillTemporal() { s.temporal.Kill() }
+
+// RestartTemporal starts the dev server again on the same port and state file.
+func (s *Stack) RestartTemporal(ctx context.Context) error { return s.startTemporal(ctx) }
+
+// Proc returns a component's process.
+func (s *Stack) Proc(name string) *Proc { return s.procs[name] }
+
+// DatabaseURL returns a service's database DSN.
+func (s *Stack) DatabaseURL(service string) string { return s.dsns[service] }
+
+// PIDs returns the PID of every running component.
+func (s *Stack) PIDs() map[string]int {
+	out := map[string]int{}
+	for name, p := range s.procs {
+		if pid := p.PID(); pid > 0 {
+			out[name] = pid
+		}
+	}
+	if s.temporal != nil {
+		out["temporal"] = s.temporal.PID()
+	}
+	return out
+}
+
+// WaitReady waits until a component's /readyz answers 200.
+func (s *Stack) WaitReady(ctx context.Context, name string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		resp, err := http.Get(s.healthURL[name])
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if p := s.procs[name]; p != nil && p.Exited() {
+			return fmt.Errorf("%s exited during start; see %s", name, p.log)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready within %s; see %s", name, limit, s.procs[name].log)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Restart starts a stopped or killed component again and waits until it is ready.
+func (s *Stack) Restart(ctx context.Context, name string) error {
+	if err := s.procs[name].Start(s.opts.Binary); err != nil {
+		return err
+	}
+	return s.WaitReady(ctx, name, 60*time.Second)
+}
+
+// Stop stops every component (SIGTERM, then SIGKILL), the dev server, and drops the databases.
+func (s *Stack) Stop() {
+	comps := Components()
+	for i := len(comps) - 1; i >= 0; i-- {
+		if p := s.procs[comps[i]]; p != nil {
+			p.Stop(10 * time.Second)
+		}
+	}
+	if s.temporal != nil {
+		_ = s.temporal.Stop()
+	}
+	for _, name := range s.dbNames {
+		_ = dropDatabase(context.Background(), s.dbAdmin[name], name)
+	}
+}
+
+// Start runs the process; it must not be running.
+func (p *Proc) Start(binary string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil && !closed(p.done) {
+		return fmt.Errorf("%s is already running", p.Name)
+	}
+	log, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(binary, p.args...)
+	cmd.Env = p.env
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return fmt.Errorf("start %s: %w", p.Name, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); log.Close(); close(done) }()
+	p.cmd, p.done = cmd, done
+	return nil
+}
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// PID is the process id, or 0 when it is not running.
+func (p *Proc) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || closed(p.done) {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd != nil && closed(p.done)
+}
+
+// Kill ends the process at once with SIGKILL and waits for it.
+func (p *Proc) Kill() {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil || closed(done) {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// Stop sends SIGTERM and waits up to grace before SIGKILL.
+func (p *Proc) Stop(grace time.Duration) {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil || closed(done) {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// LogPath is where the process writes its output.
+func (p *Proc) LogPath() string { return p.log }
+
+func createDatabase(ctx context.Context, adminURL, name string) (string, error) {
+	db, err := postgres.Open(ctx, adminURL, 1)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+func dropDatabase(ctx context.Context, adminURL, name string) error {
+	db, err := postgres.Open(ctx, adminURL, 1)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	if err != nil {
+		return errors.New("drop " + name + ": " + err.Error())
+	}
+	return nil
+}
+
+// Build compiles the sagaflow binary into dir and returns its path. moduleRoot is the
+// repository root (the folder holding go.mod).
+func Build(ctx context.Context, moduleRoot, dir string) (string, error) {
+	out := filepath.Join(dir, "sagaflow")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/sagaflow")
+	cmd.Dir = moduleRoot
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, msg)
+	}
+	return out, nil
+}
+
+// ModuleRoot returns the nearest folder above the working directory that holds go.mod.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,82 @@
+package stack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/tools/devstack"
+	"github.com/sagaflow/sagaflow/tools/localinfra"
+	"github.com/sagaflow/sagaflow/tools/stack"
+)
+
+// TestStackRunsOrdersAcrossProcessRestarts starts every component as its own process,
+// places an order, kills and restarts the saga pool, and places another.
+func TestStackRunsOrdersAcrossProcessRestarts(t *testing.T) {
+	ctx := context.Background()
+	root, err := stack.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := stack.Build(ctx, root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	temporalBin, err := localinfra.FindBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, prefix := testenv.Redis(t)
+	s, err := stack.Start(ctx, stack.Options{
+		Binary:           bin,
+		TemporalBinary:   temporalBin,
+		StateDir:         t.TempDir(),
+		AdminDatabaseURL: testenv.AdminDatabaseURL(),
+		RedisURL:         testenv.RedisURL(),
+		Env:              map[string]string{"REDIS_KEY_PREFIX": prefix, "RATE_LIMIT_PER_SECOND": "0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	if _, err := devstack.SeedCatalog(ctx, s.InvURL); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.PIDs()); got != len(stack.Components())+1 {
+		t.Fatalf("%d processes running, want %d", got, len(stack.Components())+1)
+	}
+
+	placeConfirmed(t, s.APIURL)
+	s.Proc(stack.WorkerSagas).Kill()
+	if err := s.Restart(ctx, stack.WorkerSagas); err != nil {
+		t.Fatal(err)
+	}
+	placeConfirmed(t, s.APIURL)
+}
+
+func placeConfirmed(t *testing.T, apiURL string) {
+	t.Helper()
+	body := []byte(`{"customer_id":"cust-stack","payment_token":"tok_visa","lines":[{"sku":"SKU-MUG","quantity":1}]}`)
+	req, _ := http.NewRequest(http.MethodPost, apiURL+"/orders", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "stack-"+testenv.Suffix())
+	req.Header.Set("Prefer", "wait=20")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || out.Status != "CONFIRMED" {
+		t.Fatalf("order: %d %s, want 200 CONFIRMED", resp.StatusCode, out.Status)
+	}
+}
