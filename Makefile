@@ -1,13 +1,27 @@
 # sagaflow: `make run` runs the whole system locally, `make test` runs every test.
 TEMPORAL_CLI_VERSION := v1.5.1
+GOLANGCI_LINT_VERSION := v2.15.0
 GO ?= go
 export GOFLAGS := -buildvcs=false
 
-.PHONY: run test test-faults build openapi lint-openapi bench clean
+# Pinned tools are built once into ./bin, one folder per version, so a version bump rebuilds
+# and an unchanged one is reused.
+TEMPORAL_CLI := bin/temporal-$(TEMPORAL_CLI_VERSION)/temporal
+GOLANGCI_LINT := bin/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
-bin/temporal:
+.PHONY: run test test-faults build openapi lint lint-go lint-openapi tidy-check bench clean
+
+$(TEMPORAL_CLI):
 	@echo "building the temporal CLI $(TEMPORAL_CLI_VERSION) into ./bin (first time takes a few minutes)"
-	GOBIN=$(CURDIR)/bin $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+	GOBIN=$(CURDIR)/$(dir $@) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+# The harness and `sagaflow dev` look for bin/temporal.
+bin/temporal: $(TEMPORAL_CLI)
+	ln -sfn temporal-$(TEMPORAL_CLI_VERSION)/temporal $@
+
+$(GOLANGCI_LINT):
+	@echo "building golangci-lint $(GOLANGCI_LINT_VERSION) into ./bin (first time takes a few minutes)"
+	GOBIN=$(CURDIR)/$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 build:
 	$(GO) build -o bin/sagaflow ./cmd/sagaflow
@@ -16,10 +30,19 @@ run: bin/temporal build
 	./bin/sagaflow dev
 
 # Every test, on real PostgreSQL, Redis and a Temporal dev server the harness starts.
-test: bin/temporal
-	$(GO) vet ./...
+test: bin/temporal lint tidy-check
 	$(GO) test -count=1 -timeout 20m ./...
-	$(MAKE) lint-openapi
+
+# Static checks: vet, golangci-lint with the committed .golangci.yml, the OpenAPI linter.
+lint: lint-go lint-openapi
+
+lint-go: $(GOLANGCI_LINT)
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+# go.mod and go.sum say exactly what the code imports.
+tidy-check:
+	$(GO) mod tidy -diff
 
 # The fault suite: the whole system as real processes, crashed and faulted while orders
 # flow, then audited (see README, "Fault suite"). Takes several minutes.

@@ -31,18 +31,18 @@ type CreateOrderInput struct {
 
 // TransitionInput moves an order to Status; pricing goes with the move to RESERVED.
 type TransitionInput struct {
-	IdempotencyKey string       `json:"idempotency_key"`
-	OrderID        string       `json:"order_id"`
-	Status         string       `json:"status"`
-	Reason         string       `json:"reason,omitempty"`
-	Lines          []PricedLine `json:"lines,omitempty"`
-	Currency       string       `json:"currency,omitempty"`
+	IdempotencyKey string             `json:"idempotency_key"`
+	OrderID        string             `json:"order_id"`
+	Status         orderclient.Status `json:"status"`
+	Reason         string             `json:"reason,omitempty"`
+	Lines          []PricedLine       `json:"lines,omitempty"`
+	Currency       string             `json:"currency,omitempty"`
 }
 
 // OrderResult is the order's status after a call.
 type OrderResult struct {
-	Status  string `json:"status"`
-	Attempt int32  `json:"attempt"`
+	Status  orderclient.Status `json:"status"`
+	Attempt int32              `json:"attempt"`
 }
 
 // Orders calls the order service.
@@ -96,7 +96,7 @@ func (a *Orders) Transition(ctx context.Context, in TransitionInput) (OrderResul
 		})
 	}
 	order, err := a.client.Transition(ctx, in.OrderID, in.IdempotencyKey, req)
-	if err := finish(ctx, l, "move order to "+in.Status, err); err != nil {
+	if err := finish(ctx, l, "move order to "+string(in.Status), err); err != nil {
 		return OrderResult{}, err
 	}
 	return OrderResult{Status: order.Status, Attempt: attempt(ctx)}, nil

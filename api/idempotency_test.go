@@ -15,6 +15,7 @@ import (
 
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/requestid"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -57,7 +58,7 @@ func TestPlaceOrderStartsSagaAndReplaysSameKey(t *testing.T) {
 		} `json:"links"`
 	}
 	first.json(t, &accepted)
-	if accepted.ID != id || accepted.Status != workflows.StatusPending || accepted.Links.Self != "/orders/"+id {
+	if accepted.ID != id || accepted.Status != string(orderclient.StatusPending) || accepted.Links.Self != "/orders/"+id {
 		t.Fatalf("accepted body = %s", first.body)
 	}
 
@@ -84,7 +85,7 @@ func TestPlaceOrderStartsSagaAndReplaysSameKey(t *testing.T) {
 		t.Fatalf("saga type %q on queue %q", info.GetType().GetName(), info.GetTaskQueue())
 	}
 	attrs := info.GetSearchAttributes().GetIndexedFields()
-	for name, want := range map[string]string{"OrderStatus": workflows.StatusPending, "CustomerId": "cust-1"} {
+	for name, want := range map[string]string{"OrderStatus": string(orderclient.StatusPending), "CustomerId": "cust-1"} {
 		var got string
 		if p := attrs[name]; p == nil || converter.GetDefaultDataConverter().FromPayload(p, &got) != nil || got != want {
 			t.Fatalf("search attribute %s = %q, want %q", name, got, want)

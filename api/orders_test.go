@@ -46,7 +46,7 @@ func TestGetOrderFromOrderService(t *testing.T) {
 	}
 	var o orderView
 	r.json(t, &o)
-	if o.ID != id || o.Status != workflows.StatusPending || o.CustomerID != "cust-7" || len(o.Lines) != 1 ||
+	if o.ID != id || o.Status != string(orderclient.StatusPending) || o.CustomerID != "cust-7" || len(o.Lines) != 1 ||
 		o.Lines[0].SKU != "SKU-1" || o.Lines[0].Quantity != 3 || len(o.History) == 0 || o.Links.Self != "/orders/"+id {
 		t.Fatalf("order = %s", r.body)
 	}
@@ -67,7 +67,7 @@ func TestGetOrderFromSagaBeforeTheOrderIsRecorded(t *testing.T) {
 	}
 	var o orderView
 	r.json(t, &o)
-	if o.ID != id || o.Status != workflows.StatusPending || o.CustomerID != "cust-3" {
+	if o.ID != id || o.Status != string(orderclient.StatusPending) || o.CustomerID != "cust-3" {
 		t.Fatalf("order = %s", r.body)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
@@ -64,25 +65,6 @@ func (g *redisGate) ok() {
 	}
 }
 
-// gcraScript is the generic cell rate algorithm: one key per client holds the theoretical
-// arrival time (µs). Redis's own clock is used so every API instance agrees.
-// ARGV[1]: emission interval in µs, ARGV[2]: burst. Returns
-// {allowed, remaining, retry_after_us, reset_after_us}.
-var gcraScript = redis.NewScript(`
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - interval * burst
-if now < allow_at then
-  return {0, 0, allow_at - now, tat - now}
-end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', string.format('%.0f', math.ceil((new_tat - now) / 1000)))
-return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}`)
-
 // limitDecision is the outcome of one rate-limit check.
 type limitDecision struct {
 	allowed    bool
@@ -91,17 +73,18 @@ type limitDecision struct {
 	resetAfter time.Duration
 }
 
-// rateLimiter limits requests per client. Redis holds the shared state so the limit holds
+// rateLimiter limits requests per client with the generic cell rate algorithm of
+// redis_rate. Redis holds the shared state (and its clock decides) so the limit holds
 // across API instances. When Redis is unavailable it fails open to an in-process limiter
 // per client: the API stays up and every instance still bounds each client, at the cost
 // of the limit multiplying by the number of instances while Redis is down.
 type rateLimiter struct {
-	rdb            redis.UniversalClient
-	gate           *redisGate
+	redis *redis_rate.Limiter // nil without Redis
+	gate  *redisGate
+	// prefix starts each client's key; redis_rate puts its own "rate:" before it.
 	prefix         string
-	perSecond      float64
+	limit          redis_rate.Limit
 	burst          int
-	interval       time.Duration
 	trustForwarded bool
 	logger         *slog.Logger
 	local          *localLimiters
@@ -111,25 +94,30 @@ func newRateLimiter(rdb redis.UniversalClient, gate *redisGate, cfg Config, logg
 	if cfg.RateLimitPerSecond <= 0 {
 		return nil
 	}
-	interval := time.Duration(math.Ceil(float64(time.Second) / cfg.RateLimitPerSecond))
+	// redis_rate counts whole requests per period and the configured rate may be below one
+	// a second, so the limit is one request per emission interval, in whole microseconds
+	// like Redis's clock.
+	interval := time.Duration(math.Ceil(float64(time.Second) / cfg.RateLimitPerSecond)).Truncate(time.Microsecond)
 	if interval < time.Microsecond {
 		interval = time.Microsecond
 	}
-	return &rateLimiter{
-		rdb:            rdb,
+	l := &rateLimiter{
 		gate:           gate,
 		prefix:         cfg.RedisKeyPrefix + "ratelimit:",
-		perSecond:      cfg.RateLimitPerSecond,
+		limit:          redis_rate.Limit{Rate: 1, Period: interval, Burst: cfg.RateLimitBurst},
 		burst:          cfg.RateLimitBurst,
-		interval:       interval,
 		trustForwarded: cfg.RateLimitTrustForwardedFor,
 		logger:         logger,
 		local:          newLocalLimiters(rate.Limit(cfg.RateLimitPerSecond), cfg.RateLimitBurst),
 	}
+	if rdb != nil {
+		l.redis = redis_rate.NewLimiter(rdb)
+	}
+	return l
 }
 
 func (l *rateLimiter) allow(ctx context.Context, client string) limitDecision {
-	if l.rdb != nil && l.gate.available() {
+	if l.redis != nil && l.gate.available() {
 		d, err := l.allowRedis(ctx, client)
 		if err == nil {
 			l.gate.ok()
@@ -143,20 +131,22 @@ func (l *rateLimiter) allow(ctx context.Context, client string) limitDecision {
 func (l *rateLimiter) allowRedis(ctx context.Context, client string) (limitDecision, error) {
 	ctx, cancel := context.WithTimeout(ctx, redisCallTimeout)
 	defer cancel()
-	res, err := gcraScript.Run(ctx, l.rdb, []string{l.prefix + client},
-		l.interval.Microseconds(), l.burst).Int64Slice()
+	res, err := l.redis.Allow(ctx, l.prefix+client, l.limit)
 	if err != nil {
 		return limitDecision{}, err
 	}
-	if len(res) != 4 {
-		return limitDecision{}, fmt.Errorf("rate limit script returned %d values", len(res))
+	// redis_rate computes in float seconds: whole microseconds (the resolution of Redis's
+	// clock) drop its rounding noise, and the remainder is counted from them because
+	// redis_rate's own is truncated inside Redis and comes out one short at rates such as
+	// 20/s. RetryAfter is -1 when the request is allowed.
+	d := limitDecision{allowed: res.Allowed > 0, resetAfter: res.ResetAfter.Round(time.Microsecond)}
+	if d.allowed {
+		interval := l.limit.Period
+		d.remaining = max(int64((time.Duration(l.burst)*interval-d.resetAfter)/interval), 0)
+	} else {
+		d.retryAfter = max(res.RetryAfter.Round(time.Microsecond), 0)
 	}
-	return limitDecision{
-		allowed:    res[0] == 1,
-		remaining:  res[1],
-		retryAfter: time.Duration(res[2]) * time.Microsecond,
-		resetAfter: time.Duration(res[3]) * time.Microsecond,
-	}, nil
+	return d, nil
 }
 
 // clientID names the client a request counts against: its IP address. A client-chosen

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"testing"
@@ -54,11 +55,12 @@ func checkRateLimit(t *testing.T, h *harness) {
 func TestRateLimitInRedis(t *testing.T) {
 	h := newHarness(t, withConfig(limited))
 	checkRateLimit(t, h)
-	// The state lives in Redis, under the configured prefix.
-	keys, err := h.redis.Keys(t.Context(), h.prefix+"ratelimit:*").Result()
+	// The state lives in Redis, under the configured prefix after redis_rate's own "rate:".
+	keys, err := h.redis.Keys(t.Context(), "rate:"+h.prefix+"ratelimit:*").Result()
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("rate limit keys %v (%v), want one per client", keys, err)
 	}
+	t.Cleanup(func() { h.redis.Del(context.Background(), keys...) })
 }
 
 func TestRateLimitSharedAcrossInstances(t *testing.T) {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
+	"unicode"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/sagaflow/sagaflow/internal/problem"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -25,9 +28,9 @@ type decisionInput struct {
 
 // SignalAccepted acknowledges a decision sent to the order's saga.
 type SignalAccepted struct {
-	ID     string `json:"id"`
-	Status string `json:"status" doc:"The order's status when the decision was sent" enum:"PENDING,RESERVED,AUTHORIZED,AWAITING_APPROVAL,CAPTURED,COMPENSATING,COMPENSATION_FAILED,CONFIRMED,CANCELLED,FAILED"`
-	Links  Links  `json:"links"`
+	ID     string             `json:"id"`
+	Status orderclient.Status `json:"status" doc:"The order's status when the decision was sent"`
+	Links  Links              `json:"links"`
 }
 
 type signalOutput struct {
@@ -52,7 +55,7 @@ type signalKind struct {
 
 func awaitingApproval(verb string) func(st *workflows.SagaStatus) (bool, string) {
 	return func(st *workflows.SagaStatus) (bool, string) {
-		if st.Status == workflows.StatusAwaitingApproval {
+		if st.Status == orderclient.StatusAwaitingApproval {
 			return true, ""
 		}
 		return false, fmt.Sprintf("the order is %s; only an order AWAITING_APPROVAL can be %s", st.Status, verb)
@@ -61,11 +64,11 @@ func awaitingApproval(verb string) func(st *workflows.SagaStatus) (bool, string)
 
 func cancellable(st *workflows.SagaStatus) (bool, string) {
 	switch {
-	case workflows.IsTerminal(st.Status):
+	case st.Status.IsTerminal():
 		return false, fmt.Sprintf("the order is already %s", st.Status)
 	case st.PastPivot:
 		return false, fmt.Sprintf("the order is %s and its payment is being captured; it can no longer be cancelled", st.Status)
-	case st.Status == workflows.StatusCompensating || st.Status == workflows.StatusCompensationFailed:
+	case st.Status == orderclient.StatusCompensating || st.Status == orderclient.StatusCompensationFailed:
 		return false, fmt.Sprintf("the order is %s; it is already being undone", st.Status)
 	}
 	return true, ""
@@ -153,4 +156,10 @@ func (s *Server) decide(ctx context.Context, k signalKind, in *decisionInput) (*
 	}
 	s.logger.InfoContext(ctx, "decision sent", "order_id", in.OrderID, "signal", k.signal, "by", d.By)
 	return &signalOutput{Body: SignalAccepted{ID: in.OrderID, Status: st.Status, Links: Links{Self: orderLocation(in.OrderID)}}}, nil
+}
+
+// hasControl reports whether free text carries control characters, which would let it
+// forge lines in logs and histories.
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }

@@ -1,4 +1,5 @@
-// Package schema embeds the SQL migrations of each service's database, one folder per service.
+// Package schema embeds the SQL migrations of each service's database, one folder per service,
+// in goose's format (NNN_name.sql with "-- +goose Up" and "-- +goose Down" sections).
 package schema
 
 import (
@@ -28,6 +29,16 @@ func For(service string) (fs.FS, error) {
 	return nil, fmt.Errorf("no schema for service %q", service)
 }
 
+// NewMigrator returns the migrator of a service's database, for commands that do more
+// than apply pending migrations (roll back, report status).
+func NewMigrator(db *sqlx.DB, service string) (*postgres.Migrator, error) {
+	migrations, err := For(service)
+	if err != nil {
+		return nil, err
+	}
+	return postgres.NewMigrator(db, migrations)
+}
+
 // Open connects to a service's database and, when migrate is set, applies its migrations
 // first, so every service starts the same way.
 func Open(ctx context.Context, service, dsn string, maxConns int, migrate bool) (*sqlx.DB, error) {
@@ -43,7 +54,7 @@ func Open(ctx context.Context, service, dsn string, maxConns int, migrate bool) 
 		err = postgres.Migrate(ctx, db, migrations)
 	}
 	if err != nil {
-		db.Close()
+		_ = db.Close() // the migration's error is the one to report
 		return nil, fmt.Errorf("%s database: %w", service, err)
 	}
 	return db, nil

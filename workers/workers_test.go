@@ -271,7 +271,7 @@ func (s *system) start(t *testing.T, in workflows.OrderInput) client.WorkflowRun
 		StaticSummary: "Order " + in.OrderID,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SearchCustomerID.ValueSet(in.CustomerID),
-			workflows.SearchOrderStatus.ValueSet(workflows.StatusPending),
+			workflows.SearchOrderStatus.ValueSet(string(orderclient.StatusPending)),
 		),
 	}, workflows.OrderSagaName, in)
 	if err != nil {
@@ -306,7 +306,7 @@ func (s *system) waitFor(t *testing.T, workflowID string, cond func(workflows.Sa
 // three services agree on each outcome.
 func TestSagaEndToEnd(t *testing.T) {
 	s := startSystem(t)
-	awaiting := func(st workflows.SagaStatus) bool { return st.Status == workflows.StatusAwaitingApproval }
+	awaiting := func(st workflows.SagaStatus) bool { return st.Status == orderclient.StatusAwaitingApproval }
 	cases := []struct {
 		name        string
 		stock       int64
@@ -314,7 +314,7 @@ func TestSagaEndToEnd(t *testing.T) {
 		token       string
 		threshold   int64
 		interact    func(t *testing.T, id string)
-		wantStatus  string
+		wantStatus  orderclient.Status
 		wantReason  string
 		wantOnHand  int64
 		wantCapture int64
@@ -322,11 +322,11 @@ func TestSagaEndToEnd(t *testing.T) {
 		localSteps  bool
 	}{
 		{name: "confirmed", stock: 5, quantity: 2, token: payclient.TokenVisa,
-			wantStatus: workflows.StatusConfirmed, wantOnHand: 3, wantCapture: 2000, wantPayment: payclient.PaymentCaptured},
+			wantStatus: orderclient.StatusConfirmed, wantOnHand: 3, wantCapture: 2000, wantPayment: payclient.PaymentCaptured},
 		{name: "out-of-stock", stock: 1, quantity: 2, token: payclient.TokenVisa,
-			wantStatus: workflows.StatusFailed, wantReason: "out of stock: ", wantOnHand: 1},
+			wantStatus: orderclient.StatusFailed, wantReason: "out of stock: ", wantOnHand: 1},
 		{name: "declined", stock: 5, quantity: 1, token: payclient.TokenChargeDeclined,
-			wantStatus: workflows.StatusFailed, wantReason: "card declined", wantOnHand: 5},
+			wantStatus: orderclient.StatusFailed, wantReason: "card declined", wantOnHand: 5},
 		{name: "approved", stock: 5, quantity: 3, token: payclient.TokenVisa, threshold: 2000,
 			interact: func(t *testing.T, id string) {
 				s.waitFor(t, id, awaiting)
@@ -334,7 +334,7 @@ func TestSagaEndToEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantStatus: workflows.StatusConfirmed, wantOnHand: 2, wantCapture: 3000, wantPayment: payclient.PaymentCaptured},
+			wantStatus: orderclient.StatusConfirmed, wantOnHand: 2, wantCapture: 3000, wantPayment: payclient.PaymentCaptured},
 		{name: "cancelled-while-held", stock: 5, quantity: 3, token: payclient.TokenVisa, threshold: 2000,
 			interact: func(t *testing.T, id string) {
 				s.waitFor(t, id, awaiting)
@@ -342,7 +342,7 @@ func TestSagaEndToEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantStatus: workflows.StatusCancelled, wantReason: "cancelled by bob: changed mind", wantOnHand: 5, wantPayment: payclient.PaymentVoided},
+			wantStatus: orderclient.StatusCancelled, wantReason: "cancelled by bob: changed mind", wantOnHand: 5, wantPayment: payclient.PaymentVoided},
 		{name: "workflow-cancelled", stock: 5, quantity: 3, token: payclient.TokenVisa, threshold: 2000,
 			interact: func(t *testing.T, id string) {
 				s.waitFor(t, id, awaiting)
@@ -350,12 +350,12 @@ func TestSagaEndToEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantStatus: workflows.StatusCancelled, wantReason: "workflow cancelled", wantOnHand: 5, wantPayment: payclient.PaymentVoided},
+			wantStatus: orderclient.StatusCancelled, wantReason: "workflow cancelled", wantOnHand: 5, wantPayment: payclient.PaymentVoided},
 		// The same sagas with local steps: the saga pool makes the calls itself.
 		{name: "confirmed-local-steps", stock: 5, quantity: 2, token: payclient.TokenVisa, localSteps: true,
-			wantStatus: workflows.StatusConfirmed, wantOnHand: 3, wantCapture: 2000, wantPayment: payclient.PaymentCaptured},
+			wantStatus: orderclient.StatusConfirmed, wantOnHand: 3, wantCapture: 2000, wantPayment: payclient.PaymentCaptured},
 		{name: "declined-local-steps", stock: 5, quantity: 1, token: payclient.TokenChargeDeclined, localSteps: true,
-			wantStatus: workflows.StatusFailed, wantReason: "card declined", wantOnHand: 5},
+			wantStatus: orderclient.StatusFailed, wantReason: "card declined", wantOnHand: 5},
 		{name: "approved-local-steps", stock: 5, quantity: 3, token: payclient.TokenVisa, threshold: 2000, localSteps: true,
 			interact: func(t *testing.T, id string) {
 				s.waitFor(t, id, awaiting)
@@ -363,7 +363,7 @@ func TestSagaEndToEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			wantStatus: workflows.StatusConfirmed, wantOnHand: 2, wantCapture: 3000, wantPayment: payclient.PaymentCaptured},
+			wantStatus: orderclient.StatusConfirmed, wantOnHand: 2, wantCapture: 3000, wantPayment: payclient.PaymentCaptured},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -423,7 +423,7 @@ func TestSagaEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, _ := d.TypedSearchAttributes.GetKeyword(workflows.SearchOrderStatus); got != tc.wantStatus {
+			if got, _ := d.TypedSearchAttributes.GetKeyword(workflows.SearchOrderStatus); got != string(tc.wantStatus) {
 				t.Errorf("OrderStatus search attribute %q, want %s", got, tc.wantStatus)
 			}
 			recordHistory(t, s.temporal, run, tc.name)
@@ -494,7 +494,7 @@ func TestLocalStepsWithoutClients(t *testing.T) {
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != workflows.StatusConfirmed {
+	if res.Status != orderclient.StatusConfirmed {
 		t.Fatalf("saga ended %s (%s), want CONFIRMED", res.Status, res.FailureReason)
 	}
 	// Each call was tried locally once, then ran on its service's queue.

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 )
 
 // Task queues: the saga workflows run on one, each service's activities on their own,
@@ -86,26 +88,8 @@ const OperatorResolvedPrefix = "operator resolved ["
 // saga for the same order.
 func WorkflowID(orderID string) string { return "order-" + orderID }
 
-// Order statuses, as the order service records them and the saga reports them.
-const (
-	StatusPending            = "PENDING"
-	StatusReserved           = "RESERVED"
-	StatusAuthorized         = "AUTHORIZED"
-	StatusAwaitingApproval   = "AWAITING_APPROVAL"
-	StatusCaptured           = "CAPTURED"
-	StatusCompensating       = "COMPENSATING"
-	StatusCompensationFailed = "COMPENSATION_FAILED"
-	StatusConfirmed          = "CONFIRMED"
-	StatusCancelled          = "CANCELLED"
-	StatusFailed             = "FAILED"
-)
-
-// IsTerminal reports whether an order status is final.
-func IsTerminal(status string) bool {
-	return status == StatusConfirmed || status == StatusCancelled || status == StatusFailed
-}
-
 // Search attributes that make sagas findable in the Web UI and with `temporal workflow list --query`.
+// OrderStatus holds an orderclient.Status as its plain string.
 var (
 	SearchOrderStatus         = temporal.NewSearchAttributeKeyKeyword("OrderStatus")
 	SearchCustomerID          = temporal.NewSearchAttributeKeyKeyword("CustomerId")
@@ -246,15 +230,15 @@ type PricedLine struct {
 
 // SagaStatus is the answer to the status query.
 type SagaStatus struct {
-	OrderID       string       `json:"order_id"`
-	Status        string       `json:"status"`
-	CurrentStep   string       `json:"current_step,omitempty"`
-	Steps         []StepState  `json:"steps"`
-	Compensations []StepState  `json:"compensations"`
-	FailureReason string       `json:"failure_reason,omitempty"`
-	Lines         []PricedLine `json:"lines,omitempty"`
-	Total         int64        `json:"total"`
-	Currency      string       `json:"currency,omitempty"`
+	OrderID       string             `json:"order_id"`
+	Status        orderclient.Status `json:"status"`
+	CurrentStep   string             `json:"current_step,omitempty"`
+	Steps         []StepState        `json:"steps"`
+	Compensations []StepState        `json:"compensations"`
+	FailureReason string             `json:"failure_reason,omitempty"`
+	Lines         []PricedLine       `json:"lines,omitempty"`
+	Total         int64              `json:"total"`
+	Currency      string             `json:"currency,omitempty"`
 	// PastPivot is true once the capture started: from then on the saga only goes forward
 	// and cancel is refused.
 	PastPivot bool `json:"past_pivot"`
@@ -298,9 +282,9 @@ type SignalRecord struct {
 
 // SagaResult is the workflow's result: the order's terminal state.
 type SagaResult struct {
-	OrderID       string `json:"order_id"`
-	Status        string `json:"status"`
-	FailureReason string `json:"failure_reason,omitempty"`
-	Total         int64  `json:"total"`
-	Currency      string `json:"currency,omitempty"`
+	OrderID       string             `json:"order_id"`
+	Status        orderclient.Status `json:"status"`
+	FailureReason string             `json:"failure_reason,omitempty"`
+	Total         int64              `json:"total"`
+	Currency      string             `json:"currency,omitempty"`
 }

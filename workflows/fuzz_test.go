@@ -22,6 +22,7 @@ import (
 	"github.com/sagaflow/sagaflow/internal/problem"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 	"github.com/sagaflow/sagaflow/services/order"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -150,7 +151,7 @@ type fuzzWorld struct {
 	errs    []error
 
 	created      bool
-	orderStatus  string
+	orderStatus  orderclient.Status
 	stock, pay   string // "" or the reservation's / payment's status
 	everCaptured bool
 }
@@ -243,8 +244,8 @@ func finalError(status int, code, detail string) *svcclient.Error {
 // The services' own rules, as their handlers apply them to a fresh request.
 
 func (w *fuzzWorld) create() stored {
-	w.created, w.orderStatus = true, workflows.StatusPending
-	return stored{status: workflows.StatusPending}
+	w.created, w.orderStatus = true, orderclient.StatusPending
+	return stored{status: string(orderclient.StatusPending)}
 }
 
 // transition moves the order. A move the saga abandoned (it cancelled the activity and
@@ -255,18 +256,18 @@ func (w *fuzzWorld) transition(in activities.TransitionInput, abandoned bool) st
 	case !w.created:
 		return stored{err: finalError(http.StatusNotFound, problem.CodeNotFound, "no such order")}
 	case in.Status == w.orderStatus:
-		return stored{status: in.Status}
+		return stored{status: string(in.Status)}
 	case !order.CanTransition(w.orderStatus, in.Status):
 		if !abandoned {
 			w.violation("the saga moved the order from %s to %s", w.orderStatus, in.Status)
 		}
 		return stored{err: finalError(http.StatusConflict, problem.CodeInvalidTransition, "invalid move")}
-	case in.Status == workflows.StatusReserved && (len(in.Lines) == 0 || in.Currency != "USD"):
+	case in.Status == orderclient.StatusReserved && (len(in.Lines) == 0 || in.Currency != "USD"):
 		w.violation("the move to RESERVED carries no pricing: %+v", in)
 		return stored{err: finalError(http.StatusUnprocessableEntity, problem.CodeValidation, "pricing missing")}
 	}
 	w.orderStatus = in.Status
-	return stored{status: in.Status}
+	return stored{status: string(in.Status)}
 }
 
 func (w *fuzzWorld) stockMove(name string) stored {
@@ -344,18 +345,18 @@ func (w *fuzzWorld) run(t *testing.T, sc sagaScript) (workflows.SagaResult, work
 	refused := finalError(http.StatusUnprocessableEntity, problem.CodeValidation, "refused")
 	on(activities.OrdersCreate, func(ctx context.Context, in activities.CreateOrderInput) (activities.OrderResult, error) {
 		status, err := w.answer(ctx, activities.OrdersCreate, in.IdempotencyKey, "create", w.create, refused)
-		return activities.OrderResult{Status: status, Attempt: attempt(ctx)}, err
+		return activities.OrderResult{Status: orderclient.Status(status), Attempt: attempt(ctx)}, err
 	})
 	on(activities.OrdersTransition, func(ctx context.Context, in activities.TransitionInput) (activities.OrderResult, error) {
 		// Only forward moves before the pivot may be refused: the saga retries the others
 		// until they succeed, as the order service never refuses them.
 		var refusal *svcclient.Error
-		if in.Status == workflows.StatusReserved || in.Status == workflows.StatusAuthorized || in.Status == workflows.StatusAwaitingApproval {
+		if in.Status == orderclient.StatusReserved || in.Status == orderclient.StatusAuthorized || in.Status == orderclient.StatusAwaitingApproval {
 			refusal = finalError(http.StatusConflict, problem.CodeInvalidTransition, "refused")
 		}
-		status, err := w.answer(ctx, activities.OrdersTransition, in.IdempotencyKey, "move to "+in.Status,
+		status, err := w.answer(ctx, activities.OrdersTransition, in.IdempotencyKey, "move to "+string(in.Status),
 			func() stored { return w.transition(in, w.abandoned[activity.GetInfo(ctx).ActivityID]) }, refusal)
-		return activities.OrderResult{Status: status, Attempt: attempt(ctx)}, err
+		return activities.OrderResult{Status: orderclient.Status(status), Attempt: attempt(ctx)}, err
 	})
 	on(activities.InventoryReserve, func(ctx context.Context, in activities.ReserveInput) (activities.ReserveResult, error) {
 		status, err := w.answer(ctx, activities.InventoryReserve, in.IdempotencyKey, "reserve",
@@ -481,7 +482,7 @@ func (w *fuzzWorld) violations(sc sagaScript, res workflows.SagaResult, st workf
 	called := func(name string) bool { _, ok := first[name]; return ok }
 
 	// Every order ends terminal, and every service and the status query agree on it.
-	if !workflows.IsTerminal(res.Status) {
+	if !res.Status.IsTerminal() {
 		fail("the saga ended %s, not a terminal status", res.Status)
 	}
 	if st.Status != res.Status || st.CurrentStep != "" {
@@ -495,7 +496,7 @@ func (w *fuzzWorld) violations(sc sagaScript, res workflows.SagaResult, st workf
 	if w.created && w.orderStatus != res.Status {
 		fail("the order service records %s, the saga ended %s", w.orderStatus, res.Status)
 	}
-	if !w.created && (res.Status != workflows.StatusFailed || len(first) > 1) {
+	if !w.created && (res.Status != orderclient.StatusFailed || len(first) > 1) {
 		fail("no order was recorded, yet the saga ended %s after calling %v", res.Status, w.calls)
 	}
 
@@ -517,14 +518,14 @@ func (w *fuzzWorld) violations(sc sagaScript, res workflows.SagaResult, st workf
 
 	// Outcomes and money.
 	switch res.Status {
-	case workflows.StatusConfirmed:
+	case orderclient.StatusConfirmed:
 		if w.pay != "CAPTURED" || w.stock != "COMMITTED" {
 			fail("CONFIRMED with payment %q and stock %q, want CAPTURED and COMMITTED", w.pay, w.stock)
 		}
 		if called(activities.PaymentsVoid) || called(activities.InventoryRelease) {
 			fail("CONFIRMED, yet a compensation ran")
 		}
-	case workflows.StatusFailed, workflows.StatusCancelled:
+	case orderclient.StatusFailed, orderclient.StatusCancelled:
 		if w.everCaptured || called(activities.InventoryCommit) {
 			fail("%s, yet the payment was captured (%v) or the stock committed", res.Status, w.everCaptured)
 		}
@@ -547,16 +548,16 @@ func (w *fuzzWorld) violations(sc sagaScript, res workflows.SagaResult, st workf
 	if accepted[workflows.SignalApprove]+accepted[workflows.SignalReject] > 1 || accepted[workflows.SignalCancel] > 1 {
 		fail("more than one decision or cancel accepted: %v", accepted)
 	}
-	if called(activities.PaymentsCapture) && (accepted[workflows.SignalCancel] > 0 || accepted[workflows.SignalReject] > 0 || res.Status == workflows.StatusCancelled) {
+	if called(activities.PaymentsCapture) && (accepted[workflows.SignalCancel] > 0 || accepted[workflows.SignalReject] > 0 || res.Status == orderclient.StatusCancelled) {
 		fail("the payment capture ran after a cancel or a rejection (%v, %s)", accepted, res.Status)
 	}
-	if succeeded[activities.PaymentsCapture] > 0 && res.Status != workflows.StatusConfirmed {
+	if succeeded[activities.PaymentsCapture] > 0 && res.Status != orderclient.StatusConfirmed {
 		fail("the capture succeeded, yet the order ended %s", res.Status)
 	}
-	if accepted[workflows.SignalCancel] > 0 && res.Status != workflows.StatusCancelled && w.created {
+	if accepted[workflows.SignalCancel] > 0 && res.Status != orderclient.StatusCancelled && w.created {
 		fail("a cancel was accepted, yet the order ended %s", res.Status)
 	}
-	if accepted[workflows.SignalReject] > 0 && res.Status != workflows.StatusFailed && res.Status != workflows.StatusCancelled {
+	if accepted[workflows.SignalReject] > 0 && res.Status != orderclient.StatusFailed && res.Status != orderclient.StatusCancelled {
 		fail("a rejection was accepted, yet the order ended %s", res.Status)
 	}
 	if sc.approval && called(activities.PaymentsCapture) && st.DecisionKind != workflows.DecisionApproved {

@@ -14,6 +14,7 @@ import (
 	"github.com/sagaflow/sagaflow/activities"
 	"github.com/sagaflow/sagaflow/internal/problem"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -79,7 +80,7 @@ func TestLocalStepsHappyPath(t *testing.T) {
 	w := newWorld(t)
 	s := watchStarts(w)
 	res, st := runSaga(t, w, localInput())
-	if res.Status != workflows.StatusConfirmed {
+	if res.Status != orderclient.StatusConfirmed {
 		t.Fatalf("status %s (%s), want CONFIRMED", res.Status, res.FailureReason)
 	}
 	if len(s.queued) != 0 {
@@ -93,7 +94,7 @@ func TestLocalStepsHappyPath(t *testing.T) {
 	if !reflect.DeepEqual(s.local, want) {
 		t.Errorf("local calls %v, want %v", s.local, want)
 	}
-	wantTransitions := []string{workflows.StatusReserved, workflows.StatusAuthorized, workflows.StatusCaptured, workflows.StatusConfirmed}
+	wantTransitions := []orderclient.Status{orderclient.StatusReserved, orderclient.StatusAuthorized, orderclient.StatusCaptured, orderclient.StatusConfirmed}
 	if got := w.transitions(); !reflect.DeepEqual(got, wantTransitions) {
 		t.Errorf("transitions %v, want %v", got, wantTransitions)
 	}
@@ -112,7 +113,7 @@ func TestLocalStepsFallBackToTheServiceQueue(t *testing.T) {
 	cases := []struct {
 		name       string
 		fail       map[string]func(int) error
-		wantStatus string
+		wantStatus orderclient.Status
 		wantQueued []string
 		wantComps  []string
 		// wantAttempts are the attempts the status query reports per step.
@@ -121,7 +122,7 @@ func TestLocalStepsFallBackToTheServiceQueue(t *testing.T) {
 		{
 			name:         "transient failure goes to the queue",
 			fail:         map[string]func(int) error{activities.PaymentsAuthorize: flaky(2, unavailable)},
-			wantStatus:   workflows.StatusConfirmed,
+			wantStatus:   orderclient.StatusConfirmed,
 			wantQueued:   []string{activities.PaymentsAuthorize + "@" + workflows.TaskQueuePayments, activities.PaymentsAuthorize + "@" + workflows.TaskQueuePayments},
 			wantComps:    []string{},
 			wantAttempts: map[string]int32{workflows.StepAuthorizePayment: 3, workflows.StepCapturePayment: 1},
@@ -129,7 +130,7 @@ func TestLocalStepsFallBackToTheServiceQueue(t *testing.T) {
 		{
 			name:         "business refusal is final locally",
 			fail:         map[string]func(int) error{activities.PaymentsAuthorize: final(http.StatusPaymentRequired, problem.CodeCardDeclined, "card declined")},
-			wantStatus:   workflows.StatusFailed,
+			wantStatus:   orderclient.StatusFailed,
 			wantQueued:   nil,
 			wantComps:    []string{void, release},
 			wantAttempts: map[string]int32{workflows.StepAuthorizePayment: 1},
@@ -140,7 +141,7 @@ func TestLocalStepsFallBackToTheServiceQueue(t *testing.T) {
 				activities.PaymentsAuthorize: final(http.StatusPaymentRequired, problem.CodeCardDeclined, "card declined"),
 				void:                         flaky(1, unavailable),
 			},
-			wantStatus: workflows.StatusFailed,
+			wantStatus: orderclient.StatusFailed,
 			wantQueued: []string{void + "@" + workflows.TaskQueuePayments},
 			wantComps:  []string{void, release},
 		},
@@ -195,7 +196,7 @@ func TestLocalStepsSlowServiceGoesToItsQueue(t *testing.T) {
 			in := localInput()
 			in.Timing.LocalAttemptTimeout = 100 * time.Millisecond
 			res, st := runSaga(t, w, in)
-			if res.Status != workflows.StatusConfirmed {
+			if res.Status != orderclient.StatusConfirmed {
 				t.Fatalf("status %s (%s), want CONFIRMED", res.Status, res.FailureReason)
 			}
 			if !reflect.DeepEqual(s.queued, tc.wantQueued) {

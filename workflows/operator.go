@@ -9,6 +9,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 )
 
 // errInvalidResolve is the application error type of a refused resolve-compensation.
@@ -244,7 +246,7 @@ func (s *saga) settle(dctx workflow.Context, idx int, attempts int32) {
 		"by", rec.By, "reason", rec.Reason, "attempts", attempts)
 	s.st.CompensationFailing = false
 	s.upsert(SearchCompensationFailing.ValueSet(false))
-	_ = s.setStatus(dctx, StatusCompensating, operatorClause([]Resolution{rec}), moveBestEffort, nil)
+	_ = s.setStatus(dctx, orderclient.StatusCompensating, operatorClause([]Resolution{rec}), moveBestEffort, nil)
 }
 
 // closeReason puts the operator's resolutions, if any, in front of the reason the order

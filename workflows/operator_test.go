@@ -13,6 +13,7 @@ import (
 	"github.com/sagaflow/sagaflow/activities"
 	"github.com/sagaflow/sagaflow/internal/problem"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -88,7 +89,7 @@ func TestResolveRetryNowRetriesAtOnce(t *testing.T) {
 	if took >= 30*time.Second {
 		t.Errorf("the saga finished after %s: the pause was not cut short", took)
 	}
-	if res.Status != workflows.StatusFailed || res.FailureReason != "card declined" {
+	if res.Status != orderclient.StatusFailed || res.FailureReason != "card declined" {
 		t.Errorf("result %+v, want FAILED for card declined", res)
 	}
 	want := []workflows.StepState{
@@ -138,7 +139,7 @@ func TestResolveMarkResolvedClosesTheOrder(t *testing.T) {
 			res, st, took := w.run(t)
 
 			before := w.snapshot[tc.at-time.Millisecond]
-			if !before.CompensationFailing || before.Status != workflows.StatusCompensationFailed {
+			if !before.CompensationFailing || before.Status != orderclient.StatusCompensationFailed {
 				t.Fatalf("before the update: failing %v status %s, want a failing compensation", before.CompensationFailing, before.Status)
 			}
 			if !out.accepted || out.completeErr != nil {
@@ -148,13 +149,13 @@ func TestResolveMarkResolvedClosesTheOrder(t *testing.T) {
 				t.Errorf("the saga finished after %s, want before %s", took, tc.wantBefore)
 			}
 			wantReason := "operator resolved [void-payment] (alice: voided the hold by hand at the processor); card declined"
-			if res.Status != workflows.StatusFailed || res.FailureReason != wantReason {
+			if res.Status != orderclient.StatusFailed || res.FailureReason != wantReason {
 				t.Errorf("result %+v, want FAILED with %q", res, wantReason)
 			}
-			if st.FailureReason != wantReason || w.reasons[workflows.StatusFailed] != wantReason {
-				t.Errorf("failure reason: status query %q, order service %q; want %q", st.FailureReason, w.reasons[workflows.StatusFailed], wantReason)
+			if st.FailureReason != wantReason || w.reasons[orderclient.StatusFailed] != wantReason {
+				t.Errorf("failure reason: status query %q, order service %q; want %q", st.FailureReason, w.reasons[orderclient.StatusFailed], wantReason)
 			}
-			if got := w.reasons[workflows.StatusCompensating]; !strings.HasPrefix(got, "operator resolved [void-payment] (alice: ") {
+			if got := w.reasons[orderclient.StatusCompensating]; !strings.HasPrefix(got, "operator resolved [void-payment] (alice: ") {
 				t.Errorf("the move back to COMPENSATING says %q, want the resolution", got)
 			}
 			if got := workflows.ResolvedCompensations(res.FailureReason); !reflect.DeepEqual(got, []string{workflows.StepVoidPayment}) {
@@ -175,8 +176,8 @@ func TestResolveMarkResolvedClosesTheOrder(t *testing.T) {
 			if got := stepOf(st, workflows.StepAuthorizePayment).Status; got == workflows.StepCompensated {
 				t.Error("authorize-payment reported compensated although its void never succeeded")
 			}
-			wantTransitions := []string{workflows.StatusReserved, workflows.StatusCompensating, workflows.StatusCompensationFailed,
-				workflows.StatusCompensating, workflows.StatusFailed}
+			wantTransitions := []orderclient.Status{orderclient.StatusReserved, orderclient.StatusCompensating, orderclient.StatusCompensationFailed,
+				orderclient.StatusCompensating, orderclient.StatusFailed}
 			if got := w.transitions(); !reflect.DeepEqual(got, wantTransitions) {
 				t.Errorf("transitions %v, want %v", got, wantTransitions)
 			}
@@ -261,7 +262,7 @@ func TestResolveSignal(t *testing.T) {
 
 	res, st, _ := w.run(t)
 
-	if res.Status != workflows.StatusFailed || workflows.ResolvedCompensations(res.FailureReason) == nil {
+	if res.Status != orderclient.StatusFailed || workflows.ResolvedCompensations(res.FailureReason) == nil {
 		t.Fatalf("result %+v, want FAILED with the operator resolution", res)
 	}
 	if len(st.Signals) != 5 {

@@ -2,12 +2,12 @@ package workflows
 
 import (
 	"errors"
-	"math"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sagaflow/sagaflow/activities"
+	"github.com/sagaflow/sagaflow/internal/money"
 	"github.com/sagaflow/sagaflow/internal/problem"
 )
 
@@ -23,48 +23,22 @@ func priceLines(reserved []activities.ReservedLine) (lines []PricedLine, total i
 		if l.Currency != currency {
 			return nil, 0, "", "lines are priced in more than one currency: " + currency + ", " + l.Currency
 		}
-		if l.Quantity <= 0 || l.UnitPrice < 0 {
+		lineTotal, err := money.Mul(l.Quantity, l.UnitPrice)
+		switch {
+		case l.Quantity == 0 || errors.Is(err, money.ErrNegative): // a reserved line is at least one unit
 			return nil, 0, "", "invalid price or quantity for " + l.SKU
-		}
-		lineTotal, ok := mulAmount(l.Quantity, l.UnitPrice)
-		if !ok {
+		case err != nil:
 			return nil, 0, "", "order total overflows (line " + l.SKU + ")"
 		}
-		if total, ok = addAmount(total, lineTotal); !ok {
+		if total, err = money.Add(total, lineTotal); err != nil {
 			return nil, 0, "", "order total overflows"
 		}
 		lines = append(lines, PricedLine{SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPrice: l.UnitPrice, LineTotal: lineTotal})
 	}
-	if !isCurrency(currency) {
+	if !money.IsCurrency(currency) {
 		return nil, 0, "", "the lines carry no valid currency"
 	}
 	return lines, total, currency, ""
-}
-
-func mulAmount(a, b int64) (int64, bool) {
-	if a < 0 || b < 0 || (a != 0 && b > math.MaxInt64/a) {
-		return 0, false
-	}
-	return a * b, true
-}
-
-func addAmount(a, b int64) (int64, bool) {
-	if a < 0 || b < 0 || a > math.MaxInt64-b {
-		return 0, false
-	}
-	return a + b, true
-}
-
-func isCurrency(c string) bool {
-	if len(c) != 3 {
-		return false
-	}
-	for i := 0; i < len(c); i++ {
-		if c[i] < 'A' || c[i] > 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 // businessReason is the human reason a step's final failure gives the order.

@@ -10,6 +10,7 @@ import (
 	"github.com/sagaflow/sagaflow/activities"
 	"github.com/sagaflow/sagaflow/internal/correlation"
 	"github.com/sagaflow/sagaflow/internal/problem"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 )
 
 // Timing of activity calls. The start-to-close timeout is above the services' client
@@ -58,7 +59,7 @@ func OrderSaga(ctx workflow.Context, in OrderInput) (SagaResult, error) {
 	if err := s.handleOperator(ctx); err != nil {
 		return SagaResult{}, err
 	}
-	s.upsert(SearchCustomerID.ValueSet(in.CustomerID), SearchOrderStatus.ValueSet(StatusPending))
+	s.upsert(SearchCustomerID.ValueSet(in.CustomerID), SearchOrderStatus.ValueSet(string(orderclient.StatusPending)))
 	s.publish()
 
 	forward, cancel := workflow.WithCancel(ctx)
@@ -72,7 +73,7 @@ func OrderSaga(ctx workflow.Context, in OrderInput) (SagaResult, error) {
 
 // stop ends the forward path: the terminal status to reach and why.
 type stop struct {
-	status string
+	status orderclient.Status
 	reason string
 }
 
@@ -111,9 +112,9 @@ type saga struct {
 	// lastMoveAttempts is what the latest order-status move took, for the step reporting it.
 	lastMoveAttempts int32
 	// moves counts the moves to each status, so a repeated move gets its own idempotency key.
-	moves map[string]int
+	moves map[orderclient.Status]int
 	// recorded is the status the order service last confirmed.
-	recorded string
+	recorded orderclient.Status
 	// op is the operator's hold on the running compensation (operator.go).
 	op operator
 }
@@ -129,10 +130,10 @@ func newSaga(ctx workflow.Context, in OrderInput) *saga {
 		wfID:   workflow.GetInfo(ctx).WorkflowExecution.ID,
 		queues: in.TaskQueues.WithDefaults(),
 		logger: logger,
-		moves:  map[string]int{},
+		moves:  map[orderclient.Status]int{},
 		st: SagaStatus{
 			OrderID:       in.OrderID,
-			Status:        StatusPending,
+			Status:        orderclient.StatusPending,
 			Compensations: []StepState{},
 		},
 	}
@@ -217,7 +218,7 @@ func (s *saga) forward(ctx, fctx workflow.Context) *stop {
 	} else {
 		s.setStep(StepAuthorizePayment, StepSkipped, 0, "nothing to pay")
 	}
-	if err := s.setStatus(fctx, StatusAuthorized, "payment authorized", moveForward, nil); err != nil {
+	if err := s.setStatus(fctx, orderclient.StatusAuthorized, "payment authorized", moveForward, nil); err != nil {
 		return s.failure(fctx, StepAuthorizePayment, err)
 	}
 	if st := s.interrupted(fctx); st != nil {
@@ -253,7 +254,7 @@ func (s *saga) afterPivot(ctx workflow.Context) *stop {
 	} else {
 		s.setStep(StepCapturePayment, StepSkipped, 0, "nothing to pay")
 	}
-	_ = s.setStatus(pctx, StatusCaptured, "payment captured", movePersistent, nil)
+	_ = s.setStatus(pctx, orderclient.StatusCaptured, "payment captured", movePersistent, nil)
 
 	s.begin(StepCommitStock)
 	var committed activities.StockResult
@@ -268,7 +269,7 @@ func (s *saga) afterPivot(ctx workflow.Context) *stop {
 	s.setStep(StepCommitStock, StepCompleted, attempts, "")
 
 	s.begin(StepConfirmOrder)
-	_ = s.setStatus(pctx, StatusConfirmed, "order confirmed", movePersistent, nil)
+	_ = s.setStatus(pctx, orderclient.StatusConfirmed, "order confirmed", movePersistent, nil)
 	s.setStep(StepConfirmOrder, StepCompleted, s.lastMoveAttempts, "")
 	s.st.CurrentStep = ""
 	s.publish()
@@ -288,7 +289,7 @@ func (s *saga) awaitApproval(fctx workflow.Context) *stop {
 	// status must find the saga ready for the answer.
 	s.approvalOpen = true
 	defer func() { s.approvalOpen = false }()
-	if err := s.setStatus(fctx, StatusAwaitingApproval, "total at or above the approval threshold", moveForward, nil); err != nil {
+	if err := s.setStatus(fctx, orderclient.StatusAwaitingApproval, "total at or above the approval threshold", moveForward, nil); err != nil {
 		return s.failure(fctx, StepAwaitApproval, err)
 	}
 	timeout := s.in.ApprovalTimeout
@@ -306,12 +307,12 @@ func (s *saga) awaitApproval(fctx workflow.Context) *stop {
 		s.st.DecisionKind = DecisionTimedOut
 		reason := "approval timed out"
 		s.setStep(StepAwaitApproval, StepFailed, 0, reason)
-		return &stop{status: StatusFailed, reason: reason}
+		return &stop{status: orderclient.StatusFailed, reason: reason}
 	}
 	if s.st.DecisionKind == DecisionRejected {
 		reason := decisionReason("rejected", s.st.Decision)
 		s.setStep(StepAwaitApproval, StepFailed, 0, reason)
-		return &stop{status: StatusFailed, reason: reason}
+		return &stop{status: orderclient.StatusFailed, reason: reason}
 	}
 	s.setStep(StepAwaitApproval, StepCompleted, 0, "")
 	return nil
@@ -324,14 +325,14 @@ func (s *saga) price(fctx workflow.Context, reserved []activities.ReservedLine) 
 	lines, total, currency, reason := priceLines(reserved)
 	if reason != "" {
 		s.setStep(StepPriceOrder, StepFailed, 0, reason)
-		return &stop{status: StatusFailed, reason: reason}
+		return &stop{status: orderclient.StatusFailed, reason: reason}
 	}
 	s.st.Lines, s.st.Total, s.st.Currency = lines, total, currency
 	pricing := &pricing{currency: currency}
 	for _, l := range lines {
 		pricing.lines = append(pricing.lines, activities.PricedLine{SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPrice: l.UnitPrice})
 	}
-	if err := s.setStatus(fctx, StatusReserved, "stock reserved", moveForward, pricing); err != nil {
+	if err := s.setStatus(fctx, orderclient.StatusReserved, "stock reserved", moveForward, pricing); err != nil {
 		return s.failure(fctx, StepPriceOrder, err)
 	}
 	s.setStep(StepPriceOrder, StepCompleted, s.lastMoveAttempts, "")
@@ -360,7 +361,7 @@ func (s *saga) failure(ctx workflow.Context, step string, err error) *stop {
 	reason := businessReason(step, err)
 	s.setStep(step, StepFailed, attemptsOf(err), errorText(err))
 	s.logger.Warn("order failed", "step", step, "reason", reason, "error", err)
-	return &stop{status: StatusFailed, reason: reason}
+	return &stop{status: orderclient.StatusFailed, reason: reason}
 }
 
 // interrupted reports a cancellation (signal or workflow cancellation) between steps.
@@ -373,9 +374,9 @@ func (s *saga) interrupted(fctx workflow.Context) *stop {
 
 func (s *saga) cancelled() *stop {
 	if s.cancelSignal != nil {
-		return &stop{status: StatusCancelled, reason: decisionReason("cancelled", s.cancelSignal)}
+		return &stop{status: orderclient.StatusCancelled, reason: decisionReason("cancelled", s.cancelSignal)}
 	}
-	return &stop{status: StatusCancelled, reason: "workflow cancelled"}
+	return &stop{status: orderclient.StatusCancelled, reason: "workflow cancelled"}
 }
 
 // register puts a compensation on the stack; it is called before its step so that a call
@@ -397,7 +398,7 @@ func (s *saga) compensate(ctx workflow.Context, st *stop) {
 	}
 	s.logger.Info("compensating", "reason", st.reason, "compensations", len(s.comps))
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	_ = s.setStatus(dctx, StatusCompensating, st.reason, moveBestEffort, nil)
+	_ = s.setStatus(dctx, orderclient.StatusCompensating, st.reason, moveBestEffort, nil)
 
 	for i := len(s.comps) - 1; i >= 0; i-- {
 		c := s.comps[i]
@@ -430,18 +431,20 @@ func (s *saga) setFailing(dctx workflow.Context, failing bool) {
 		// The order service allows COMPENSATION_FAILED only after COMPENSATING, whose
 		// best-effort move may have failed: record it first. When the order service still
 		// cannot take it, only the saga's own view shows the failure.
-		compensating := func() bool { return s.recorded == StatusCompensating || s.recorded == StatusCompensationFailed }
-		if !compensating() {
-			_ = s.setStatus(dctx, StatusCompensating, s.st.FailureReason, moveBestEffort, nil)
+		compensating := func() bool {
+			return s.recorded == orderclient.StatusCompensating || s.recorded == orderclient.StatusCompensationFailed
 		}
 		if !compensating() {
-			s.showStatus(StatusCompensationFailed)
+			_ = s.setStatus(dctx, orderclient.StatusCompensating, s.st.FailureReason, moveBestEffort, nil)
+		}
+		if !compensating() {
+			s.showStatus(orderclient.StatusCompensationFailed)
 			return
 		}
-		_ = s.setStatus(dctx, StatusCompensationFailed, "a compensation keeps failing: "+s.st.CurrentStep, moveBestEffort, nil)
+		_ = s.setStatus(dctx, orderclient.StatusCompensationFailed, "a compensation keeps failing: "+s.st.CurrentStep, moveBestEffort, nil)
 		return
 	}
-	_ = s.setStatus(dctx, StatusCompensating, s.st.FailureReason, moveBestEffort, nil)
+	_ = s.setStatus(dctx, orderclient.StatusCompensating, s.st.FailureReason, moveBestEffort, nil)
 }
 
 // compensationResult decodes the answer of any compensation activity.

@@ -23,6 +23,7 @@ import (
 	"github.com/sagaflow/sagaflow/activities"
 	"github.com/sagaflow/sagaflow/internal/problem"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -48,8 +49,8 @@ type world struct {
 	delay   map[string]time.Duration
 	// stall holds the first call of an activity for real time, until its context ends.
 	stall    map[string]time.Duration
-	failing  []bool            // CompensationFailing values upserted, in order
-	reasons  map[string]string // the latest reason sent with each order status
+	failing  []bool                        // CompensationFailing values upserted, in order
+	reasons  map[orderclient.Status]string // the latest reason sent with each order status
 	snapshot map[time.Duration]workflows.SagaStatus
 }
 
@@ -67,7 +68,7 @@ func newWorld(t *testing.T) *world {
 			"SKU-2": {unit: 500, currency: "USD"},
 		},
 		fail:     map[string]func(int) error{},
-		reasons:  map[string]string{},
+		reasons:  map[orderclient.Status]string{},
 		delay:    map[string]time.Duration{},
 		stall:    map[string]time.Duration{},
 		snapshot: map[time.Duration]workflows.SagaStatus{},
@@ -86,16 +87,16 @@ func newWorld(t *testing.T) *world {
 		if err := w.record(ctx, activities.OrdersCreate, in.IdempotencyKey); err != nil {
 			return activities.OrderResult{}, err
 		}
-		return activities.OrderResult{Status: workflows.StatusPending, Attempt: attempt(ctx)}, nil
+		return activities.OrderResult{Status: orderclient.StatusPending, Attempt: attempt(ctx)}, nil
 	})
 	on(activities.OrdersTransition, func(ctx context.Context, in activities.TransitionInput) (activities.OrderResult, error) {
-		if err := w.record(ctx, activities.OrdersTransition+":"+in.Status, in.IdempotencyKey); err != nil {
+		if err := w.record(ctx, activities.OrdersTransition+":"+string(in.Status), in.IdempotencyKey); err != nil {
 			return activities.OrderResult{}, err
 		}
 		w.mu.Lock()
 		w.reasons[in.Status] = in.Reason
 		w.mu.Unlock()
-		if in.Status == workflows.StatusReserved && (len(in.Lines) == 0 || in.Currency == "") {
+		if in.Status == orderclient.StatusReserved && (len(in.Lines) == 0 || in.Currency == "") {
 			return activities.OrderResult{}, activities.Classify(ctx, &svcclient.Error{Status: 422, Code: problem.CodeValidation, Detail: "pricing missing"})
 		}
 		return activities.OrderResult{Status: in.Status, Attempt: attempt(ctx)}, nil
@@ -235,16 +236,16 @@ func (w *world) compensations() []string {
 }
 
 // transitions lists the order statuses the saga asked for, retries folded.
-func (w *world) transitions() []string {
+func (w *world) transitions() []orderclient.Status {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := []string{}
+	out := []orderclient.Status{}
 	for _, c := range w.calls {
 		status, ok := strings.CutPrefix(c, activities.OrdersTransition+":")
-		if !ok || (len(out) > 0 && out[len(out)-1] == status) {
+		if !ok || (len(out) > 0 && out[len(out)-1] == orderclient.Status(status)) {
 			continue
 		}
-		out = append(out, status)
+		out = append(out, orderclient.Status(status))
 	}
 	return out
 }
@@ -294,7 +295,7 @@ const (
 func TestOrderSaga(t *testing.T) {
 	unavailable := &svcclient.Error{Status: http.StatusServiceUnavailable, Code: problem.CodeUnavailable, Detail: "database unavailable"}
 	refused := errors.New("dial tcp 127.0.0.1:8083: connect: connection refused")
-	forwardAll := []string{workflows.StatusReserved, workflows.StatusAuthorized, workflows.StatusCaptured, workflows.StatusConfirmed}
+	forwardAll := []orderclient.Status{orderclient.StatusReserved, orderclient.StatusAuthorized, orderclient.StatusCaptured, orderclient.StatusConfirmed}
 	approval := func(in *workflows.OrderInput) {
 		in.ApprovalThreshold = threshold
 		in.ApprovalTimeout = 2 * time.Hour
@@ -306,17 +307,17 @@ func TestOrderSaga(t *testing.T) {
 		input  func(*workflows.OrderInput)
 		script func(t *testing.T, w *world)
 
-		wantStatus      string
+		wantStatus      orderclient.Status
 		wantReason      string
 		wantComps       []string
-		wantTransitions []string
+		wantTransitions []orderclient.Status
 		// wantSteps maps step names to their final state in the status query.
 		wantSteps map[string]string
 		check     func(t *testing.T, w *world, st workflows.SagaStatus)
 	}{
 		{
 			name:            "happy path",
-			wantStatus:      workflows.StatusConfirmed,
+			wantStatus:      orderclient.StatusConfirmed,
 			wantComps:       []string{},
 			wantTransitions: forwardAll,
 			wantSteps: map[string]string{
@@ -366,9 +367,9 @@ func TestOrderSaga(t *testing.T) {
 			script: func(t *testing.T, w *world) {
 				w.signal(time.Minute, workflows.SignalApprove, alice)
 			},
-			wantStatus:      workflows.StatusConfirmed,
+			wantStatus:      orderclient.StatusConfirmed,
 			wantComps:       []string{},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusAuthorized, workflows.StatusAwaitingApproval, workflows.StatusCaptured, workflows.StatusConfirmed},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusAuthorized, orderclient.StatusAwaitingApproval, orderclient.StatusCaptured, orderclient.StatusConfirmed},
 			wantSteps:       map[string]string{workflows.StepAwaitApproval: workflows.StepCompleted},
 			check: func(t *testing.T, w *world, st workflows.SagaStatus) {
 				if st.DecisionKind != workflows.DecisionApproved || st.Decision == nil || st.Decision.By != "alice" {
@@ -381,10 +382,10 @@ func TestOrderSaga(t *testing.T) {
 			script: func(t *testing.T, w *world) {
 				w.fail[activities.InventoryReserve] = final(422, problem.CodeUnknownSKU, "unknown SKU", "SKU-9")
 			},
-			wantStatus:      workflows.StatusFailed,
+			wantStatus:      orderclient.StatusFailed,
 			wantReason:      "unknown SKU: SKU-9",
 			wantComps:       []string{release},
-			wantTransitions: []string{workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusCompensating, orderclient.StatusFailed},
 			wantSteps: map[string]string{
 				workflows.StepCreateOrder: workflows.StepCompleted, workflows.StepReserveStock: workflows.StepCompensated,
 				workflows.StepPriceOrder: workflows.StepSkipped, workflows.StepAuthorizePayment: workflows.StepSkipped,
@@ -401,10 +402,10 @@ func TestOrderSaga(t *testing.T) {
 			script: func(t *testing.T, w *world) {
 				w.fail[activities.InventoryReserve] = final(422, problem.CodeOutOfStock, "not enough stock", "SKU-1")
 			},
-			wantStatus:      workflows.StatusFailed,
+			wantStatus:      orderclient.StatusFailed,
 			wantReason:      "out of stock: SKU-1",
 			wantComps:       []string{release},
-			wantTransitions: []string{workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusCompensating, orderclient.StatusFailed},
 			check: func(t *testing.T, w *world, st workflows.SagaStatus) {
 				step := stepOf(st, workflows.StepReserveStock)
 				if step.Attempts != 1 || !strings.HasPrefix(step.Error, problem.CodeOutOfStock) {
@@ -417,10 +418,10 @@ func TestOrderSaga(t *testing.T) {
 			script: func(t *testing.T, w *world) {
 				w.fail[activities.PaymentsAuthorize] = final(402, problem.CodeCardDeclined, "card declined")
 			},
-			wantStatus:      workflows.StatusFailed,
+			wantStatus:      orderclient.StatusFailed,
 			wantReason:      "card declined",
 			wantComps:       []string{void, release},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusCompensating, orderclient.StatusFailed},
 			wantSteps: map[string]string{
 				workflows.StepReserveStock: workflows.StepCompensated, workflows.StepAuthorizePayment: workflows.StepCompensated,
 				workflows.StepCapturePayment: workflows.StepSkipped, workflows.StepCommitStock: workflows.StepSkipped,
@@ -431,10 +432,10 @@ func TestOrderSaga(t *testing.T) {
 			script: func(t *testing.T, w *world) {
 				w.fail[activities.PaymentsAuthorize] = final(402, problem.CodeInsufficientFunds, "insufficient funds")
 			},
-			wantStatus:      workflows.StatusFailed,
+			wantStatus:      orderclient.StatusFailed,
 			wantReason:      "insufficient funds",
 			wantComps:       []string{void, release},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusCompensating, orderclient.StatusFailed},
 		},
 		{
 			name:  "rejected",
@@ -444,11 +445,11 @@ func TestOrderSaga(t *testing.T) {
 				w.signal(5*time.Second, workflows.SignalApprove, bob)
 				w.signal(time.Minute, workflows.SignalReject, alice)
 			},
-			wantStatus: workflows.StatusFailed,
+			wantStatus: orderclient.StatusFailed,
 			wantReason: "rejected by alice: too large",
 			wantComps:  []string{void, release},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusAuthorized, workflows.StatusAwaitingApproval,
-				workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusAuthorized, orderclient.StatusAwaitingApproval,
+				orderclient.StatusCompensating, orderclient.StatusFailed},
 			wantSteps: map[string]string{workflows.StepAwaitApproval: workflows.StepFailed},
 			check: func(t *testing.T, w *world, st workflows.SagaStatus) {
 				if st.DecisionKind != workflows.DecisionRejected {
@@ -465,14 +466,14 @@ func TestOrderSaga(t *testing.T) {
 			script: func(t *testing.T, w *world) {
 				w.snapshotAt(t, time.Hour)
 			},
-			wantStatus: workflows.StatusFailed,
+			wantStatus: orderclient.StatusFailed,
 			wantReason: "approval timed out",
 			wantComps:  []string{void, release},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusAuthorized, workflows.StatusAwaitingApproval,
-				workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusAuthorized, orderclient.StatusAwaitingApproval,
+				orderclient.StatusCompensating, orderclient.StatusFailed},
 			check: func(t *testing.T, w *world, st workflows.SagaStatus) {
 				held := w.snapshot[time.Hour]
-				if held.Status != workflows.StatusAwaitingApproval || held.CurrentStep != workflows.StepAwaitApproval {
+				if held.Status != orderclient.StatusAwaitingApproval || held.CurrentStep != workflows.StepAwaitApproval {
 					t.Errorf("after an hour: status %s step %s, want AWAITING_APPROVAL at await-approval", held.Status, held.CurrentStep)
 				}
 				if st.DecisionKind != workflows.DecisionTimedOut {
@@ -486,10 +487,10 @@ func TestOrderSaga(t *testing.T) {
 				w.delay[activities.OrdersCreate] = 10 * time.Second
 				w.signal(5*time.Second, workflows.SignalCancel, bob)
 			},
-			wantStatus:      workflows.StatusCancelled,
+			wantStatus:      orderclient.StatusCancelled,
 			wantReason:      "cancelled by bob: changed mind",
 			wantComps:       []string{},
-			wantTransitions: []string{workflows.StatusCompensating, workflows.StatusCancelled},
+			wantTransitions: []orderclient.Status{orderclient.StatusCompensating, orderclient.StatusCancelled},
 			wantSteps:       map[string]string{workflows.StepCreateOrder: workflows.StepCompleted, workflows.StepReserveStock: workflows.StepSkipped},
 			check: func(t *testing.T, w *world, st workflows.SagaStatus) {
 				if w.called(activities.InventoryReserve) != 0 {
@@ -503,10 +504,10 @@ func TestOrderSaga(t *testing.T) {
 				w.delay[activities.PaymentsAuthorize] = 10 * time.Second
 				w.signal(5*time.Second, workflows.SignalCancel, bob)
 			},
-			wantStatus:      workflows.StatusCancelled,
+			wantStatus:      orderclient.StatusCancelled,
 			wantReason:      "cancelled by bob: changed mind",
 			wantComps:       []string{void, release},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusCompensating, workflows.StatusCancelled},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusCompensating, orderclient.StatusCancelled},
 			wantSteps:       map[string]string{workflows.StepAuthorizePayment: workflows.StepCompensated},
 		},
 		{
@@ -515,11 +516,11 @@ func TestOrderSaga(t *testing.T) {
 			script: func(t *testing.T, w *world) {
 				w.signal(time.Minute, workflows.SignalCancel, bob)
 			},
-			wantStatus: workflows.StatusCancelled,
+			wantStatus: orderclient.StatusCancelled,
 			wantReason: "cancelled by bob: changed mind",
 			wantComps:  []string{void, release},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusAuthorized, workflows.StatusAwaitingApproval,
-				workflows.StatusCompensating, workflows.StatusCancelled},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusAuthorized, orderclient.StatusAwaitingApproval,
+				orderclient.StatusCompensating, orderclient.StatusCancelled},
 			wantSteps: map[string]string{workflows.StepAwaitApproval: workflows.StepFailed},
 		},
 		{
@@ -528,7 +529,7 @@ func TestOrderSaga(t *testing.T) {
 				w.delay[activities.PaymentsCapture] = 10 * time.Second
 				w.signal(5*time.Second, workflows.SignalCancel, bob)
 			},
-			wantStatus:      workflows.StatusConfirmed,
+			wantStatus:      orderclient.StatusConfirmed,
 			wantComps:       []string{},
 			wantTransitions: forwardAll,
 			check: func(t *testing.T, w *world, st workflows.SagaStatus) {
@@ -543,10 +544,10 @@ func TestOrderSaga(t *testing.T) {
 				w.delay[activities.PaymentsAuthorize] = 10 * time.Second
 				w.at(5*time.Second, w.env.CancelWorkflow)
 			},
-			wantStatus:      workflows.StatusCancelled,
+			wantStatus:      orderclient.StatusCancelled,
 			wantReason:      "workflow cancelled",
 			wantComps:       []string{void, release},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusCompensating, workflows.StatusCancelled},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusCompensating, orderclient.StatusCancelled},
 		},
 		{
 			name: "transient errors are retried without compensation",
@@ -554,9 +555,9 @@ func TestOrderSaga(t *testing.T) {
 				w.fail[activities.InventoryReserve] = flaky(3, unavailable)
 				w.fail[activities.PaymentsAuthorize] = flaky(2, refused)
 				w.fail[activities.InventoryCommit] = flaky(4, &svcclient.Error{Status: http.StatusTooManyRequests, Code: problem.CodeRateLimited})
-				w.fail[activities.OrdersTransition+":"+workflows.StatusReserved] = flaky(1, &svcclient.Error{Status: http.StatusConflict, Code: problem.CodeInFlight})
+				w.fail[activities.OrdersTransition+":"+string(orderclient.StatusReserved)] = flaky(1, &svcclient.Error{Status: http.StatusConflict, Code: problem.CodeInFlight})
 			},
-			wantStatus:      workflows.StatusConfirmed,
+			wantStatus:      orderclient.StatusConfirmed,
 			wantComps:       []string{},
 			wantTransitions: forwardAll,
 			check: func(t *testing.T, w *world, st workflows.SagaStatus) {
@@ -577,14 +578,14 @@ func TestOrderSaga(t *testing.T) {
 				w.fail[activities.PaymentsVoid] = flaky(12, unavailable)
 				w.snapshotAt(t, 15*time.Second)
 			},
-			wantStatus: workflows.StatusFailed,
+			wantStatus: orderclient.StatusFailed,
 			wantReason: "card declined",
 			wantComps:  []string{void, release},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusCompensating, workflows.StatusCompensationFailed,
-				workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusCompensating, orderclient.StatusCompensationFailed,
+				orderclient.StatusCompensating, orderclient.StatusFailed},
 			check: func(t *testing.T, w *world, st workflows.SagaStatus) {
 				mid := w.snapshot[15*time.Second]
-				if !mid.CompensationFailing || mid.Status != workflows.StatusCompensationFailed || len(mid.Compensations) != 1 {
+				if !mid.CompensationFailing || mid.Status != orderclient.StatusCompensationFailed || len(mid.Compensations) != 1 {
 					t.Fatalf("mid-way status %+v, want a failing void-payment", mid)
 				}
 				c := mid.Compensations[0]
@@ -622,7 +623,7 @@ func TestOrderSaga(t *testing.T) {
 					return nil
 				}
 			},
-			wantStatus:      workflows.StatusConfirmed,
+			wantStatus:      orderclient.StatusConfirmed,
 			wantComps:       []string{},
 			wantTransitions: forwardAll,
 			check: func(t *testing.T, w *world, st workflows.SagaStatus) {
@@ -636,10 +637,10 @@ func TestOrderSaga(t *testing.T) {
 			script: func(t *testing.T, w *world) {
 				w.fail[activities.PaymentsCapture] = final(402, problem.CodeCardDeclined, "capture declined")
 			},
-			wantStatus:      workflows.StatusFailed,
+			wantStatus:      orderclient.StatusFailed,
 			wantReason:      "card declined",
 			wantComps:       []string{void, release},
-			wantTransitions: []string{workflows.StatusReserved, workflows.StatusAuthorized, workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusReserved, orderclient.StatusAuthorized, orderclient.StatusCompensating, orderclient.StatusFailed},
 			wantSteps:       map[string]string{workflows.StepCapturePayment: workflows.StepFailed, workflows.StepCommitStock: workflows.StepSkipped},
 		},
 		{
@@ -647,10 +648,10 @@ func TestOrderSaga(t *testing.T) {
 			script: func(t *testing.T, w *world) {
 				w.catalog["SKU-1"] = price{unit: math.MaxInt64/2 + 1, currency: "USD"}
 			},
-			wantStatus:      workflows.StatusFailed,
+			wantStatus:      orderclient.StatusFailed,
 			wantReason:      "order total overflows (line SKU-1)",
 			wantComps:       []string{release},
-			wantTransitions: []string{workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusCompensating, orderclient.StatusFailed},
 			wantSteps:       map[string]string{workflows.StepPriceOrder: workflows.StepFailed},
 		},
 		{
@@ -662,30 +663,30 @@ func TestOrderSaga(t *testing.T) {
 			input: func(in *workflows.OrderInput) {
 				in.Lines = []workflows.OrderLine{{SKU: "SKU-1", Quantity: 1}, {SKU: "SKU-2", Quantity: 2}}
 			},
-			wantStatus:      workflows.StatusFailed,
+			wantStatus:      orderclient.StatusFailed,
 			wantReason:      "order total overflows",
 			wantComps:       []string{release},
-			wantTransitions: []string{workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusCompensating, orderclient.StatusFailed},
 		},
 		{
 			name: "mixed currencies",
 			script: func(t *testing.T, w *world) {
 				w.catalog["SKU-2"] = price{unit: 500, currency: "EUR"}
 			},
-			wantStatus:      workflows.StatusFailed,
+			wantStatus:      orderclient.StatusFailed,
 			wantReason:      "lines are priced in more than one currency: USD, EUR",
 			wantComps:       []string{release},
-			wantTransitions: []string{workflows.StatusCompensating, workflows.StatusFailed},
+			wantTransitions: []orderclient.Status{orderclient.StatusCompensating, orderclient.StatusFailed},
 		},
 		{
 			name: "order refused at creation",
 			script: func(t *testing.T, w *world) {
 				w.fail[activities.OrdersCreate] = final(422, problem.CodeValidation, "each sku may appear only once", "SKU-1")
 			},
-			wantStatus:      workflows.StatusFailed,
+			wantStatus:      orderclient.StatusFailed,
 			wantReason:      "create-order failed: each sku may appear only once",
 			wantComps:       []string{},
-			wantTransitions: []string{},
+			wantTransitions: []orderclient.Status{},
 			wantSteps:       map[string]string{workflows.StepCreateOrder: workflows.StepFailed, workflows.StepReserveStock: workflows.StepSkipped},
 		},
 	}

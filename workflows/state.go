@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sagaflow/sagaflow/activities"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 )
 
 // maxSignalRecords bounds the signal log in the status, so a flood of signals cannot grow it.
@@ -36,14 +37,14 @@ type pricing struct {
 // setStatus is the one way the saga changes the order's status: its own view (status query,
 // search attribute, Web UI details) and the order service's record. Each move sends the
 // idempotency key "<workflow id>/status-<STATUS>" ("-2", "-3" … for repeated moves).
-func (s *saga) setStatus(ctx workflow.Context, status, reason string, mode moveMode, p *pricing) error {
+func (s *saga) setStatus(ctx workflow.Context, status orderclient.Status, reason string, mode moveMode, p *pricing) error {
 	s.showStatus(status)
 	s.lastMoveAttempts = 0
 	if !s.orderRecorded {
 		return nil
 	}
 	s.moves[status]++
-	key := s.key("status-" + status)
+	key := s.key("status-" + string(status))
 	if n := s.moves[status]; n > 1 {
 		key += "-" + strconv.Itoa(n)
 	}
@@ -53,7 +54,7 @@ func (s *saga) setStatus(ctx workflow.Context, status, reason string, mode moveM
 	}
 	c := call{
 		activity: activities.OrdersTransition, queue: s.queues.Orders,
-		summary: "Move order " + s.in.OrderID + " to " + status, input: in,
+		summary: "Move order " + s.in.OrderID + " to " + string(status), input: in,
 	}
 	var out activities.OrderResult
 	switch mode {
@@ -82,9 +83,9 @@ func (s *saga) setStatus(ctx workflow.Context, status, reason string, mode moveM
 
 // showStatus changes the saga's own view of the status: the status query, the search
 // attribute and the Web UI details.
-func (s *saga) showStatus(status string) {
+func (s *saga) showStatus(status orderclient.Status) {
 	s.st.Status = status
-	s.upsert(SearchOrderStatus.ValueSet(status))
+	s.upsert(SearchOrderStatus.ValueSet(string(status)))
 	s.publish()
 }
 
@@ -118,7 +119,7 @@ func (s *saga) onSignal(name string, d Decision) {
 		case s.st.DecisionKind != "":
 			rec.Note = "the order was already " + s.st.DecisionKind
 		case !s.approvalOpen:
-			rec.Note = "the order is not awaiting approval (status " + s.st.Status + ")"
+			rec.Note = "the order is not awaiting approval (status " + string(s.st.Status) + ")"
 		default:
 			s.st.Decision = &decision
 			s.st.DecisionKind = DecisionApproved
@@ -132,7 +133,7 @@ func (s *saga) onSignal(name string, d Decision) {
 		case s.st.PastPivot:
 			rec.Note = "the payment capture has started; the order can no longer be cancelled"
 		case s.stopping:
-			rec.Note = "the order is already being closed (" + s.st.Status + ")"
+			rec.Note = "the order is already being closed (" + string(s.st.Status) + ")"
 		case s.cancelSignal != nil:
 			rec.Note = "a cancel is already in progress"
 		default:

@@ -74,10 +74,10 @@ func (s *services) must(err error, step string) {
 	}
 }
 
-func (s *services) move(id, status, reason string) {
+func (s *services) move(id string, status orderclient.Status, reason string) {
 	s.t.Helper()
-	_, err := s.orders.Transition(s.ctx, id, "order-"+id+"/to-"+status, orderclient.TransitionRequest{Status: status, Reason: reason})
-	s.must(err, "move "+id+" to "+status)
+	_, err := s.orders.Transition(s.ctx, id, "order-"+id+"/to-"+string(status), orderclient.TransitionRequest{Status: status, Reason: reason})
+	s.must(err, "move "+id+" to "+string(status))
 }
 
 // reserved records an order, reserves one unit of SKU-A and prices the order (RESERVED).

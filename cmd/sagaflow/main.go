@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,7 +43,11 @@ commands:
                            run one service
   worker --pool NAME[,NAME]
                            run worker pools: sagas, orders, payments, inventory, or all
-  migrate [--service NAME] apply the SQL migrations of every (or one) service database
+  migrate [--service NAME] [--status]
+                           apply the SQL migrations of every (or one) service database, or
+                           list each migration and whether it is applied
+  migrate --service NAME --down
+                           roll back that database's latest migration
   seed                     load the demo catalog through the inventory service (INVENTORY_SERVICE_URL)
   openapi [--out DIR]      write the OpenAPI documents of the API and every service
   healthcheck URL          exit 0 when URL answers 2xx (container health checks; images have no curl)
@@ -79,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "worker":
 		err = runWorker(ctx, args[1:], logger)
 	case "migrate":
-		err = runMigrate(ctx, args[1:], logger)
+		err = runMigrate(ctx, args[1:], stdout, logger)
 	case "seed":
 		err = runSeed(ctx, logger)
 	case "openapi":
@@ -137,21 +143,21 @@ func runService(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := logging.New(stderr, os.Getenv("LOG_LEVEL"), args[0])
 	switch args[0] {
 	case "order":
-		var cfg order.Config
-		if err := loadConfig(&cfg); err != nil {
-			return err
+		cfg, err := order.LoadConfig()
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
 		}
 		return order.Run(ctx, cfg, logger)
 	case "payment":
-		var cfg payment.Config
-		if err := loadConfig(&cfg); err != nil {
-			return err
+		cfg, err := payment.LoadConfig()
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
 		}
 		return payment.Run(ctx, cfg, logger)
 	case "inventory":
-		var cfg inventory.Config
-		if err := loadConfig(&cfg); err != nil {
-			return err
+		cfg, err := inventory.LoadConfig()
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
 		}
 		return inventory.Run(ctx, cfg, logger)
 	}
@@ -178,11 +184,24 @@ func runWorker(ctx context.Context, args []string, logger *slog.Logger) error {
 	return workers.Run(ctx, cfg, names, logger)
 }
 
-func runMigrate(ctx context.Context, args []string, logger *slog.Logger) error {
+func runMigrate(ctx context.Context, args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	only := fs.String("service", "", "migrate only this service's database")
+	down := fs.Bool("down", false, "roll back the latest migration (needs --service)")
+	status := fs.Bool("status", false, "list each migration and whether it is applied")
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return &usageError{fmt.Sprintf("migrate: unexpected arguments %q", fs.Args())}
+	case *only != "" && !slices.Contains(schema.Services(), *only):
+		return &usageError{fmt.Sprintf("migrate: unknown service %q", *only)}
+	case *down && *status:
+		return &usageError{"migrate: --down and --status exclude each other"}
+	case *down && *only == "":
+		// A rollback drops tables: one named database at a time.
+		return &usageError{"migrate: --down needs --service"}
 	}
 	for _, service := range schema.Services() {
 		if *only != "" && *only != service {
@@ -193,20 +212,58 @@ func runMigrate(ctx context.Context, args []string, logger *slog.Logger) error {
 		if dsn == "" {
 			return fmt.Errorf("configuration: %s is required", variable)
 		}
-		if err := migrate(ctx, dsn, service); err != nil {
+		if err := migrate(ctx, dsn, service, *down, *status, stdout, logger); err != nil {
 			return err
 		}
-		logger.Info("migrated", "service", service, "database", postgres.DatabaseName(dsn))
 	}
 	return nil
 }
 
-func migrate(ctx context.Context, dsn, service string) error {
-	db, err := schema.Open(ctx, service, dsn, 2, true)
+func migrate(ctx context.Context, dsn, service string, down, status bool, stdout io.Writer, logger *slog.Logger) (err error) {
+	db, err := schema.Open(ctx, service, dsn, 2, false)
 	if err != nil {
 		return err
 	}
-	return db.Close()
+	defer func() { err = errors.Join(err, db.Close()) }()
+	m, err := schema.NewMigrator(db, service)
+	if err != nil {
+		return fmt.Errorf("%s database: %w", service, err)
+	}
+	database := postgres.DatabaseName(dsn)
+	switch {
+	case status:
+		st, err := m.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("%s database: %w", service, err)
+		}
+		var out strings.Builder
+		for _, s := range st {
+			out.WriteString(service + "\t" + path.Base(s.Source.Path) + "\t" + string(s.State))
+			if !s.AppliedAt.IsZero() {
+				out.WriteString("\t" + s.AppliedAt.UTC().Format(time.RFC3339))
+			}
+			out.WriteString("\n")
+		}
+		_, err = io.WriteString(stdout, out.String())
+		return err
+	case down:
+		name, err := m.Down(ctx)
+		if err != nil {
+			return fmt.Errorf("%s database: %w", service, err)
+		}
+		if name == "" {
+			logger.Info("nothing to roll back", "service", service, "database", database)
+			return nil
+		}
+		logger.Info("rolled back", "service", service, "database", database, "migration", name)
+	default:
+		applied, err := m.Up(ctx)
+		if err != nil {
+			return fmt.Errorf("%s database: %w", service, err)
+		}
+		logger.Info("migrated", "service", service, "database", database, "applied", applied)
+	}
+	return nil
 }
 
 func runSeed(ctx context.Context, logger *slog.Logger) error {

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
@@ -116,7 +117,7 @@ func (o *operated) heldOrder(id string) client.WorkflowRun {
 			Timing: workflows.Timing{RetryMaxInterval: 100 * time.Millisecond},
 		})
 	o.must(err, "start saga "+id)
-	o.awaitSaga(id, func(st workflows.SagaStatus) bool { return st.Status == workflows.StatusAwaitingApproval })
+	o.awaitSaga(id, func(st workflows.SagaStatus) bool { return st.Status == orderclient.StatusAwaitingApproval })
 	return run
 }
 
@@ -157,7 +158,7 @@ func (o *operated) recordHistory(id, name string) {
 }
 
 func failing(st workflows.SagaStatus) bool {
-	return st.CompensationFailing && st.Status == workflows.StatusCompensationFailed
+	return st.CompensationFailing && st.Status == orderclient.StatusCompensationFailed
 }
 
 func result(t *testing.T, run client.WorkflowRun) workflows.SagaResult {
@@ -216,7 +217,7 @@ func TestOperatorRunbook(t *testing.T) {
 	}
 	res := result(t, runA)
 	wantReason := "operator resolved [void-payment] (alice: voided the hold by hand at the processor); rejected by ops: fraud check"
-	if res.Status != workflows.StatusFailed || res.FailureReason != wantReason {
+	if res.Status != orderclient.StatusFailed || res.FailureReason != wantReason {
 		t.Fatalf("result %+v, want FAILED with %q", res, wantReason)
 	}
 	ord, err := o.orders.Get(o.ctx, "ops-a")
@@ -242,7 +243,7 @@ func TestOperatorRunbook(t *testing.T) {
 		"--input", `{"by":"bob","reason":"processor is back","action":"retry-now"}`)
 	res = result(t, runB)
 	// The first pause lasts 5s; the retry came at once.
-	if took := time.Since(sent); took > 4*time.Second || res.Status != workflows.StatusFailed || res.FailureReason != "rejected by ops: fraud check" {
+	if took := time.Since(sent); took > 4*time.Second || res.Status != orderclient.StatusFailed || res.FailureReason != "rejected by ops: fraud check" {
 		t.Fatalf("after retry-now: result %+v in %s", res, took)
 	}
 	var st workflows.SagaStatus

@@ -6,7 +6,10 @@
 // business refusals (4xx problems) are stored too, so a retry cannot turn a refusal
 // into a success later.
 //
-// Each service database needs this table (see schema/):
+// Records are kept for a retention period after their key was last used and then swept
+// (see Retention and Sweep); a replay counts as a use.
+//
+// Each service database needs this table and index (see schema/):
 //
 //	CREATE TABLE idempotency_keys (
 //	    key         text PRIMARY KEY,
@@ -14,8 +17,10 @@
 //	    fingerprint text NOT NULL,
 //	    status      integer NOT NULL,
 //	    body        jsonb NOT NULL,
-//	    created_at  timestamptz NOT NULL DEFAULT now()
+//	    created_at  timestamptz NOT NULL DEFAULT now(),
+//	    replayed_at timestamptz
 //	);
+//	CREATE INDEX idempotency_keys_last_used_idx ON idempotency_keys ((greatest(created_at, replayed_at)));
 package idempotency
 
 import (
@@ -113,6 +118,10 @@ func stored[T any](ctx context.Context, tx *sqlx.Tx, key, operation, fingerprint
 	}
 	if row.Operation != operation || row.Fingerprint != fingerprint {
 		return result, ErrKeyReused
+	}
+	// A caller still retrying keeps its key: the sweep measures age from the last use.
+	if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET replayed_at = now() WHERE key = $1`, key); err != nil {
+		return result, fmt.Errorf("mark idempotency key replayed: %w", err)
 	}
 	if row.Status == http.StatusOK {
 		if err := json.Unmarshal(row.Body, &result); err != nil {

@@ -7,8 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
 	"strings"
 	"time"
 
@@ -46,63 +44,6 @@ func Open(ctx context.Context, dsn string, maxConns int) (*sqlx.DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	return db, nil
-}
-
-// migrationLock is the advisory lock key that serialises concurrent migrators
-// (several replicas starting at once).
-const migrationLock = 7_415_962_001
-
-// Migrate applies, in name order, every *.sql file of migrations not yet recorded in
-// schema_migrations. Each file runs in its own transaction with its record.
-func Migrate(ctx context.Context, db *sqlx.DB, migrations fs.FS) error {
-	names, err := fs.Glob(migrations, "*.sql")
-	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
-	}
-	sort.Strings(names)
-
-	conn, err := db.Connx(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
-		return fmt.Errorf("migrate: lock: %w", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock) //nolint:errcheck
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, name := range names {
-		var done bool
-		if err := conn.GetContext(ctx, &done, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)`, name); err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		if done {
-			continue
-		}
-		sql, err := fs.ReadFile(migrations, name)
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		tx, err := conn.BeginTxx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		if _, err := tx.ExecContext(ctx, string(sql)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, name); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-	}
-	return nil
 }
 
 // InTx runs fn in a transaction and commits it when fn returns nil. A deadlock or

@@ -1,6 +1,8 @@
 -- Inventory database: the catalog with stock levels, reservations per order, and an
 -- append-only ledger of every stock movement so levels can be audited.
 
+-- +goose Up
+
 CREATE TABLE products (
     sku        text PRIMARY KEY CHECK (length(sku) BETWEEN 1 AND 64),
     name       text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
@@ -65,3 +67,13 @@ CREATE TABLE idempotency_keys (
     body        jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- +goose Down
+-- Dependents first. The previous migration runner's record goes too: it would still
+-- claim this file applied.
+DROP TABLE idempotency_keys;
+DROP TABLE stock_movements;
+DROP TABLE reservation_lines;
+DROP TABLE reservations;
+DROP TABLE products;
+DROP TABLE IF EXISTS schema_migrations;

@@ -1,6 +1,8 @@
 -- Order service database: orders, their lines, the audit trail of every status change,
 -- and the idempotency records of mutating requests.
 
+-- +goose Up
+
 CREATE TABLE orders (
     id             text PRIMARY KEY,
     customer_id    text NOT NULL,
@@ -50,3 +52,12 @@ CREATE TABLE idempotency_keys (
     body        jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- +goose Down
+-- Dependents first. The previous migration runner's record goes too: it would still
+-- claim this file applied.
+DROP TABLE idempotency_keys;
+DROP TABLE order_status_history;
+DROP TABLE order_lines;
+DROP TABLE orders;
+DROP TABLE IF EXISTS schema_migrations;

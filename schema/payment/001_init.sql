@@ -1,5 +1,7 @@
 -- Payments of orders, their money movements, and the idempotency keys of the payment API.
 
+-- +goose Up
+
 -- One payment per order. A payment voided before any authorization arrived is a marker
 -- row (VOIDED, amount 0, no currency, no processor reference) that refuses the late
 -- authorization, so a compensation that overtakes its action never leaves a hanging hold.
@@ -53,3 +55,11 @@ CREATE TABLE idempotency_keys (
     body        jsonb NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- +goose Down
+-- Dependents first. The previous migration runner's record goes too: it would still
+-- claim this file applied.
+DROP TABLE idempotency_keys;
+DROP TABLE ledger;
+DROP TABLE payments;
+DROP TABLE IF EXISTS schema_migrations;

@@ -14,25 +14,25 @@ import (
 // Domain refusals. They are final answers: the same request cannot succeed later
 // (except after a restock for out-of-stock, which needs a new idempotency key).
 var (
-	ErrProductNotFound     = errors.New("product not found")
-	ErrReservationNotFound = errors.New("reservation not found")
-	ErrReleased            = errors.New("reservation already released")
-	ErrCommitted           = errors.New("reservation already committed")
-	ErrLinesDiffer         = errors.New("order already has a reservation with different lines")
-	ErrAmountOverflow      = errors.New("order amount overflows")
-	ErrStockOverflow       = errors.New("stock level would overflow")
+	errProductNotFound     = errors.New("product not found")
+	errReservationNotFound = errors.New("reservation not found")
+	errReleased            = errors.New("reservation already released")
+	errCommitted           = errors.New("reservation already committed")
+	errLinesDiffer         = errors.New("order already has a reservation with different lines")
+	errAmountOverflow      = errors.New("order amount overflows")
+	errStockOverflow       = errors.New("stock level would overflow")
 )
 
-// LineRef points at one line of a reserve request.
-type LineRef struct {
+// lineRef points at one line of a reserve request.
+type lineRef struct {
 	Index int // position in the request's lines, first occurrence for merged SKUs
 	SKU   string
 }
 
-// UnknownSKUError lists every requested SKU the catalog does not have.
-type UnknownSKUError struct{ Lines []LineRef }
+// unknownSKUError lists every requested SKU the catalog does not have.
+type unknownSKUError struct{ Lines []lineRef }
 
-func (e *UnknownSKUError) Error() string {
+func (e *unknownSKUError) Error() string {
 	skus := make([]string, len(e.Lines))
 	for i, l := range e.Lines {
 		skus[i] = l.SKU
@@ -40,17 +40,17 @@ func (e *UnknownSKUError) Error() string {
 	return "unknown SKUs: " + strings.Join(skus, ", ")
 }
 
-// Shortage is one line that cannot be covered by available stock.
-type Shortage struct {
-	LineRef
+// shortage is one line that cannot be covered by available stock.
+type shortage struct {
+	lineRef
 	Requested int64
 	Available int64
 }
 
-// OutOfStockError lists every line that is short.
-type OutOfStockError struct{ Short []Shortage }
+// outOfStockError lists every line that is short.
+type outOfStockError struct{ Short []shortage }
 
-func (e *OutOfStockError) Error() string {
+func (e *outOfStockError) Error() string {
 	parts := make([]string, len(e.Short))
 	for i, s := range e.Short {
 		parts[i] = fmt.Sprintf("%s (requested %d, available %d)", s.SKU, s.Requested, s.Available)
@@ -58,56 +58,53 @@ func (e *OutOfStockError) Error() string {
 	return "out of stock: " + strings.Join(parts, ", ")
 }
 
-// MixedCurrencyError is a reservation whose products are priced in more than one currency.
-type MixedCurrencyError struct {
-	Lines      []LineRef
+// mixedCurrencyError is a reservation whose products are priced in more than one currency.
+type mixedCurrencyError struct {
+	Lines      []lineRef
 	Currencies []string
 }
 
-func (e *MixedCurrencyError) Error() string {
+func (e *mixedCurrencyError) Error() string {
 	return "products are priced in different currencies: " + strings.Join(e.Currencies, ", ")
 }
 
-// ValidationError is a request the handler's schema could not refuse on its own.
-type ValidationError struct {
+// validationError is a request value the handler's schema could not refuse on its own.
+type validationError struct {
 	Location string
 	Message  string
 	Value    any
 }
 
-func (e *ValidationError) Error() string { return e.Location + ": " + e.Message }
+func (e *validationError) Error() string { return e.Location + ": " + e.Message }
 
-// asProblem maps a domain error to the problem clients see. It is the only place that
-// knows this mapping; ok is false for unexpected errors, which must stay internal.
-func asProblem(err error) (*huma.ErrorModel, bool) {
-	if err == nil {
-		return nil, false
-	}
-	if p, ok := problem.As(err); ok {
-		return p, true
-	}
-	var unknown *UnknownSKUError
-	var short *OutOfStockError
-	var mixed *MixedCurrencyError
-	var invalid *ValidationError
+// problemFor is the one mapping of the service's errors to the problems clients see: a
+// domain refusal becomes its problem, and a 4xx problem (a replayed refusal, a reused
+// idempotency key) stays as it is. ok is false for anything else, which must stay internal.
+func problemFor(err error) (p *huma.ErrorModel, ok bool) {
+	var unknown *unknownSKUError
+	var short *outOfStockError
+	var mixed *mixedCurrencyError
+	var invalid *validationError
 	switch {
-	case errors.Is(err, ErrProductNotFound):
+	case err == nil:
+		return nil, false
+	case errors.Is(err, errProductNotFound):
 		return problem.New(http.StatusNotFound, problem.CodeNotFound, "no product with this SKU"), true
-	case errors.Is(err, ErrReservationNotFound):
+	case errors.Is(err, errReservationNotFound):
 		return problem.New(http.StatusNotFound, problem.CodeNotFound, "no reservation for this order"), true
-	case errors.Is(err, ErrReleased):
+	case errors.Is(err, errReleased):
 		return problem.New(http.StatusConflict, problem.CodeAlreadyReleased,
 			"the reservation of this order was released; its stock cannot be reserved or committed again"), true
-	case errors.Is(err, ErrCommitted):
+	case errors.Is(err, errCommitted):
 		return problem.New(http.StatusConflict, problem.CodeAlreadyCommitted,
 			"the reservation of this order was committed; its stock is sold and cannot be released"), true
-	case errors.Is(err, ErrLinesDiffer):
+	case errors.Is(err, errLinesDiffer):
 		return problem.New(http.StatusConflict, problem.CodeConflict,
 			"this order already has a reservation with different lines"), true
-	case errors.Is(err, ErrAmountOverflow):
+	case errors.Is(err, errAmountOverflow):
 		return problem.New(http.StatusUnprocessableEntity, problem.CodeAmountOverflow,
 			"the order's amount does not fit in 64-bit minor units"), true
-	case errors.Is(err, ErrStockOverflow):
+	case errors.Is(err, errStockOverflow):
 		return problem.New(http.StatusUnprocessableEntity, problem.CodeValidation,
 			"the stock level would overflow", &huma.ErrorDetail{Location: "body.quantity", Message: "too large for the current stock level"}), true
 	case errors.As(err, &unknown):
@@ -136,16 +133,10 @@ func asProblem(err error) (*huma.ErrorModel, bool) {
 		return problem.New(http.StatusUnprocessableEntity, problem.CodeValidation, invalid.Error(),
 			&huma.ErrorDetail{Location: invalid.Location, Message: invalid.Message, Value: invalid.Value}), true
 	}
-	return nil, false
-}
-
-// refusal turns a domain error into its problem inside an idempotent step, so the
-// refusal is recorded with the key; unexpected errors pass through unchanged.
-func refusal(err error) error {
-	if p, ok := asProblem(err); ok {
-		return p
+	if p, isProblem := problem.As(err); isProblem && problem.IsClientError(err) {
+		return p, true
 	}
-	return err
+	return nil, false
 }
 
 func lineLocation(i int) string { return fmt.Sprintf("body.lines[%d].sku", i) }

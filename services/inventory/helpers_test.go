@@ -57,7 +57,7 @@ func newEnv(t *testing.T) *env {
 	logs := &syncBuffer{}
 	logger := logging.New(logs, "debug", "inventory")
 	svc := inventory.NewService(db, logger)
-	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": svc.Ping})
+	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})
 	srv := httptest.NewServer(inventory.NewHandler(svc, logger, ready))
 	t.Cleanup(srv.Close)
 	return &env{

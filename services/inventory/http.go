@@ -11,17 +11,18 @@ import (
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/problem"
+	"github.com/sagaflow/sagaflow/internal/svcrun"
 	"github.com/sagaflow/sagaflow/services/inventory/client"
 )
 
-// API identity in the OpenAPI document.
-const (
-	apiTitle       = "sagaflow inventory service"
-	apiVersion     = "1.0.0"
-	apiDescription = "Product catalog with stock levels, and per-order stock reservations " +
+// apiInfo identifies the API in the OpenAPI document.
+var apiInfo = svcrun.Info{
+	Title:   "sagaflow inventory service",
+	Version: "1.0.0",
+	Description: "Product catalog with stock levels, and per-order stock reservations " +
 		"(reserve all lines or none, release, commit). Every mutating POST takes an " +
-		"Idempotency-Key header: a repeated key with the same request returns the recorded answer."
-)
+		"Idempotency-Key header: a repeated key with the same request returns the recorded answer.",
+}
 
 const (
 	tagProducts     = "products"
@@ -100,32 +101,17 @@ type reservationListOutput struct {
 	Body client.ReservationList
 }
 
-type handlers struct {
-	svc    *Service
-	logger *slog.Logger
-}
-
-// fail is where every handler error becomes what the client sees: domain refusals become
-// their problem; anything else is logged with the request id and hidden behind a generic 500.
-func (h *handlers) fail(ctx context.Context, op string, err error) error {
-	if p, ok := asProblem(err); ok {
-		return p
-	}
-	h.logger.ErrorContext(ctx, "request failed", "operation", op, "error", err.Error())
-	return problem.Internal()
-}
+// handlers serve the operations over the service.
+type handlers struct{ svc *Service }
 
 // Register adds the inventory operations to api. It does not touch the database.
-func Register(api huma.API, svc *Service) {
-	h := &handlers{svc: svc, logger: svc.logger}
-	if h.logger == nil {
-		h.logger = logging.Discard()
-	}
+func (s *Service) Register(api huma.API) {
+	h := &handlers{svc: s}
 	reservationSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(client.Reservation{}), true, "Reservation")
 	productSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(client.Product{}), true, "Product")
 
 	huma.Register(api, huma.Operation{
-		OperationID:   "upsert-product",
+		OperationID:   opUpsertProduct,
 		Method:        http.MethodPut,
 		Path:          "/products/{sku}",
 		Summary:       "Create or update a catalog entry",
@@ -136,82 +122,48 @@ func Register(api huma.API, svc *Service) {
 			"201": {Description: "Product created", Content: map[string]*huma.MediaType{"application/json": {Schema: productSchema}}},
 		},
 		Errors: []int{http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *upsertProductInput) (*productWithStatusOutput, error) {
-		p, created, err := h.svc.UpsertProduct(ctx, in.SKU, in.Body)
-		if err != nil {
-			return nil, h.fail(ctx, "upsert-product", err)
-		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-		}
-		return &productWithStatusOutput{Status: status, Body: p}, nil
-	})
+	}, h.upsertProduct)
 
 	huma.Register(api, huma.Operation{
-		OperationID: "list-products",
+		OperationID: opListProducts,
 		Method:      http.MethodGet,
 		Path:        "/products",
 		Summary:     "List the catalog with stock levels",
 		Description: "Every product ordered by SKU.",
 		Tags:        []string{tagProducts},
-	}, func(ctx context.Context, _ *struct{}) (*productListOutput, error) {
-		list, err := h.svc.ListProducts(ctx)
-		if err != nil {
-			return nil, h.fail(ctx, "list-products", err)
-		}
-		return &productListOutput{Body: list}, nil
-	})
+	}, h.listProducts)
 
 	huma.Register(api, huma.Operation{
-		OperationID: "get-product",
+		OperationID: opGetProduct,
 		Method:      http.MethodGet,
 		Path:        "/products/{sku}",
 		Summary:     "Get a product with its stock levels",
 		Tags:        []string{tagProducts},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *skuPath) (*productOutput, error) {
-		p, err := h.svc.GetProduct(ctx, in.SKU)
-		if err != nil {
-			return nil, h.fail(ctx, "get-product", err)
-		}
-		return &productOutput{Body: p}, nil
-	})
+	}, h.getProduct)
 
 	huma.Register(api, huma.Operation{
-		OperationID: "restock-product",
+		OperationID: opRestock,
 		Method:      http.MethodPost,
 		Path:        "/products/{sku}/restock",
 		Summary:     "Add units to a product's stock",
 		Description: "Adds the quantity to on hand stock once per Idempotency-Key and records it in the stock ledger.",
 		Tags:        []string{tagProducts},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *restockInput) (*productOutput, error) {
-		p, err := h.svc.Restock(ctx, in.SKU, in.IdempotencyKey, in.Body)
-		if err != nil {
-			return nil, h.fail(ctx, "restock-product", err)
-		}
-		return &productOutput{Body: p}, nil
-	})
+	}, h.restock)
 
 	huma.Register(api, huma.Operation{
-		OperationID: "list-stock-movements",
+		OperationID: opListMovements,
 		Method:      http.MethodGet,
 		Path:        "/products/{sku}/movements",
 		Summary:     "List a product's stock ledger",
 		Description: "Every restock, reserve, release and commit of the product with the levels after it, oldest first. Page with `after` set to the last id seen.",
 		Tags:        []string{tagProducts},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *listMovementsInput) (*movementListOutput, error) {
-		list, err := h.svc.ListMovements(ctx, in.SKU, in.After, in.Limit)
-		if err != nil {
-			return nil, h.fail(ctx, "list-stock-movements", err)
-		}
-		return &movementListOutput{Body: list}, nil
-	})
+	}, h.listMovements)
 
 	huma.Register(api, huma.Operation{
-		OperationID: "reserve-stock",
+		OperationID: opReserve,
 		Method:      http.MethodPost,
 		Path:        "/reservations",
 		Summary:     "Reserve stock for every line of an order, or none",
@@ -225,20 +177,10 @@ func Register(api huma.API, svc *Service) {
 			"200": {Description: "The order already holds this reservation", Content: map[string]*huma.MediaType{"application/json": {Schema: reservationSchema}}},
 		},
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *reserveInput) (*reservationWithStatusOutput, error) {
-		r, created, err := h.svc.Reserve(ctx, in.IdempotencyKey, in.Body)
-		if err != nil {
-			return nil, h.fail(ctx, "reserve-stock", err)
-		}
-		status := http.StatusOK
-		if created {
-			status = http.StatusCreated
-		}
-		return &reservationWithStatusOutput{Status: status, Body: r}, nil
-	})
+	}, h.reserve)
 
 	huma.Register(api, huma.Operation{
-		OperationID: "release-stock",
+		OperationID: opRelease,
 		Method:      http.MethodPost,
 		Path:        "/reservations/{order_id}/release",
 		Summary:     "Release an order's reserved stock",
@@ -246,47 +188,29 @@ func Register(api huma.API, svc *Service) {
 			"Releasing again is a no-op; a committed reservation is refused with 409 reservation-committed.",
 		Tags:   []string{tagReservations},
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *settleInput) (*reservationOutput, error) {
-		r, err := h.svc.Release(ctx, in.OrderID, in.IdempotencyKey)
-		if err != nil {
-			return nil, h.fail(ctx, "release-stock", err)
-		}
-		return &reservationOutput{Body: r}, nil
-	})
+	}, h.release)
 
 	huma.Register(api, huma.Operation{
-		OperationID: "commit-stock",
+		OperationID: opCommit,
 		Method:      http.MethodPost,
 		Path:        "/reservations/{order_id}/commit",
 		Summary:     "Commit an order's reserved stock as sold",
 		Description: "Removes the reserved units from stock. Committing again is a no-op; a released reservation is refused with 409 reservation-released.",
 		Tags:        []string{tagReservations},
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *settleInput) (*reservationOutput, error) {
-		r, err := h.svc.Commit(ctx, in.OrderID, in.IdempotencyKey)
-		if err != nil {
-			return nil, h.fail(ctx, "commit-stock", err)
-		}
-		return &reservationOutput{Body: r}, nil
-	})
+	}, h.commit)
 
 	huma.Register(api, huma.Operation{
-		OperationID: "get-reservation",
+		OperationID: opGetReservation,
 		Method:      http.MethodGet,
 		Path:        "/reservations/{order_id}",
 		Summary:     "Get an order's reservation",
 		Tags:        []string{tagReservations},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *orderPath) (*reservationOutput, error) {
-		r, err := h.svc.GetReservation(ctx, in.OrderID)
-		if err != nil {
-			return nil, h.fail(ctx, "get-reservation", err)
-		}
-		return &reservationOutput{Body: r}, nil
-	})
+	}, h.getReservation)
 
 	huma.Register(api, huma.Operation{
-		OperationID: "list-reservations",
+		OperationID: opListReservations,
 		Method:      http.MethodGet,
 		Path:        "/reservations",
 		Summary:     "List reservations",
@@ -294,29 +218,114 @@ func Register(api huma.API, svc *Service) {
 			"Page with `after` set to the previous page's `next`.",
 		Tags:   []string{tagReservations},
 		Errors: []int{http.StatusUnprocessableEntity},
-	}, func(ctx context.Context, in *listReservationsInput) (*reservationListOutput, error) {
-		list, err := h.svc.ListReservations(ctx, client.ReservationFilter{Status: in.Status, OrderID: in.OrderID, Limit: in.Limit, After: in.After})
-		if err != nil {
-			return nil, h.fail(ctx, "list-reservations", err)
-		}
-		return &reservationListOutput{Body: list}, nil
-	})
+	}, h.listReservations)
+}
+
+func (h *handlers) upsertProduct(ctx context.Context, in *upsertProductInput) (*productWithStatusOutput, error) {
+	p, created, err := h.svc.UpsertProduct(ctx, in.SKU, in.Body)
+	if err != nil {
+		return nil, h.fail(ctx, opUpsertProduct, err)
+	}
+	return &productWithStatusOutput{Status: createdOrOK(created), Body: p}, nil
+}
+
+func (h *handlers) listProducts(ctx context.Context, _ *struct{}) (*productListOutput, error) {
+	list, err := h.svc.ListProducts(ctx)
+	if err != nil {
+		return nil, h.fail(ctx, opListProducts, err)
+	}
+	return &productListOutput{Body: list}, nil
+}
+
+func (h *handlers) getProduct(ctx context.Context, in *skuPath) (*productOutput, error) {
+	p, err := h.svc.GetProduct(ctx, in.SKU)
+	if err != nil {
+		return nil, h.fail(ctx, opGetProduct, err)
+	}
+	return &productOutput{Body: p}, nil
+}
+
+func (h *handlers) restock(ctx context.Context, in *restockInput) (*productOutput, error) {
+	p, err := h.svc.Restock(ctx, in.SKU, in.IdempotencyKey, in.Body)
+	if err != nil {
+		return nil, h.fail(ctx, opRestock, err)
+	}
+	return &productOutput{Body: p}, nil
+}
+
+func (h *handlers) listMovements(ctx context.Context, in *listMovementsInput) (*movementListOutput, error) {
+	list, err := h.svc.ListMovements(ctx, in.SKU, in.After, in.Limit)
+	if err != nil {
+		return nil, h.fail(ctx, opListMovements, err)
+	}
+	return &movementListOutput{Body: list}, nil
+}
+
+func (h *handlers) reserve(ctx context.Context, in *reserveInput) (*reservationWithStatusOutput, error) {
+	r, created, err := h.svc.Reserve(ctx, in.IdempotencyKey, in.Body)
+	if err != nil {
+		return nil, h.fail(ctx, opReserve, err)
+	}
+	return &reservationWithStatusOutput{Status: createdOrOK(created), Body: r}, nil
+}
+
+func (h *handlers) release(ctx context.Context, in *settleInput) (*reservationOutput, error) {
+	r, err := h.svc.Release(ctx, in.OrderID, in.IdempotencyKey)
+	if err != nil {
+		return nil, h.fail(ctx, opRelease, err)
+	}
+	return &reservationOutput{Body: r}, nil
+}
+
+func (h *handlers) commit(ctx context.Context, in *settleInput) (*reservationOutput, error) {
+	r, err := h.svc.Commit(ctx, in.OrderID, in.IdempotencyKey)
+	if err != nil {
+		return nil, h.fail(ctx, opCommit, err)
+	}
+	return &reservationOutput{Body: r}, nil
+}
+
+func (h *handlers) getReservation(ctx context.Context, in *orderPath) (*reservationOutput, error) {
+	r, err := h.svc.GetReservation(ctx, in.OrderID)
+	if err != nil {
+		return nil, h.fail(ctx, opGetReservation, err)
+	}
+	return &reservationOutput{Body: r}, nil
+}
+
+func (h *handlers) listReservations(ctx context.Context, in *listReservationsInput) (*reservationListOutput, error) {
+	list, err := h.svc.ListReservations(ctx, client.ReservationFilter{Status: in.Status, OrderID: in.OrderID, Limit: in.Limit, After: in.After})
+	if err != nil {
+		return nil, h.fail(ctx, opListReservations, err)
+	}
+	return &reservationListOutput{Body: list}, nil
+}
+
+// createdOrOK is the status of an answer that may have created its resource.
+func createdOrOK(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// fail is the one exit for handler errors: a refusal leaves as its problem (problemFor);
+// anything else is logged with the request id and answered with a generic 500.
+func (h *handlers) fail(ctx context.Context, op string, err error) error {
+	if p, ok := problemFor(err); ok {
+		return p
+	}
+	h.svc.logger.ErrorContext(ctx, "request failed", "operation", op, "error", err.Error())
+	return problem.Internal()
 }
 
 // NewHandler returns the service's HTTP handler: the API, its OpenAPI document and docs,
-// and /healthz and /readyz.
+// and /healthz and /readyz (a nil ready reports ready whenever the process answers).
 func NewHandler(svc *Service, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
-	router := httpserver.NewRouter(logger)
-	api := httpserver.NewAPI(router, apiTitle, apiVersion, apiDescription)
-	Register(api, svc)
-	httpserver.MountHealth(router, ready)
-	return router
+	return svcrun.Handler(apiInfo, logger, ready, svc.Register)
 }
 
 // Spec returns the service's OpenAPI document.
 func Spec() *huma.OpenAPI {
-	router := httpserver.NewRouter(logging.Discard())
-	api := httpserver.NewAPI(router, apiTitle, apiVersion, apiDescription)
-	Register(api, NewService(nil, logging.Discard()))
-	return api.OpenAPI()
+	return svcrun.Spec(apiInfo, NewService(nil, logging.Discard()).Register)
 }

@@ -21,15 +21,24 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/sagaflow/sagaflow/internal/idempotency"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/money"
 	"github.com/sagaflow/sagaflow/services/inventory/client"
 )
 
-// Operation names recorded with idempotency keys; a key reused for another operation is refused.
+// Operation ids. The mutating ones also name their idempotency records: a key reused for
+// another operation is refused.
 const (
-	opRestock = "restock-product"
-	opReserve = "reserve-stock"
-	opRelease = "release-stock"
-	opCommit  = "commit-stock"
+	opUpsertProduct    = "upsert-product"
+	opListProducts     = "list-products"
+	opGetProduct       = "get-product"
+	opRestock          = "restock-product"
+	opListMovements    = "list-stock-movements"
+	opReserve          = "reserve-stock"
+	opRelease          = "release-stock"
+	opCommit           = "commit-stock"
+	opGetReservation   = "get-reservation"
+	opListReservations = "list-reservations"
 )
 
 // Listing bounds.
@@ -51,24 +60,41 @@ type Service struct {
 }
 
 // NewService returns the inventory service over db (which must carry the inventory schema).
+// A nil db is allowed only for building the OpenAPI document; a nil logger discards.
 func NewService(db *sqlx.DB, logger *slog.Logger) *Service {
+	if logger == nil {
+		logger = logging.Discard()
+	}
 	return &Service{db: db, logger: logger}
 }
 
-// Ping checks the database, for readiness.
-func (s *Service) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// idempotent runs step once per key (internal/idempotency). Refusals become their
+// problems inside the transaction, so they are recorded and replayed like any answer.
+func idempotent[T any](ctx context.Context, db *sqlx.DB, key, operation string, request any, step func(tx *sqlx.Tx) (T, error)) (T, error) {
+	if key == "" || len(key) > idempotency.MaxKeyLength {
+		var zero T
+		return zero, &validationError{Location: "header.Idempotency-Key", Message: fmt.Sprintf("must be 1 to %d characters", idempotency.MaxKeyLength)}
+	}
+	return idempotency.Run(ctx, db, key, operation, request, func(tx *sqlx.Tx) (T, error) {
+		out, err := step(tx)
+		if p, ok := problemFor(err); ok {
+			return out, p
+		}
+		return out, err
+	})
+}
 
 // UpsertProduct creates a catalog entry or updates its name and price; stock levels are
 // changed only by restocks and reservations. created reports a new entry.
 func (s *Service) UpsertProduct(ctx context.Context, sku string, req client.UpsertProductRequest) (client.Product, bool, error) {
 	if !skuRE.MatchString(sku) {
-		return client.Product{}, false, &ValidationError{Location: "path.sku", Message: "must match " + SKUPattern, Value: sku}
+		return client.Product{}, false, &validationError{Location: "path.sku", Message: "must match " + SKUPattern, Value: sku}
 	}
 	if strings.TrimSpace(req.Name) == "" {
-		return client.Product{}, false, &ValidationError{Location: "body.name", Message: "must not be blank", Value: req.Name}
+		return client.Product{}, false, &validationError{Location: "body.name", Message: "must not be blank", Value: req.Name}
 	}
 	if req.UnitPrice < 0 {
-		return client.Product{}, false, &ValidationError{Location: "body.unit_price", Message: "must not be negative", Value: req.UnitPrice}
+		return client.Product{}, false, &validationError{Location: "body.unit_price", Message: "must not be negative", Value: req.UnitPrice}
 	}
 	var row struct {
 		productRow
@@ -109,15 +135,14 @@ func (s *Service) ListProducts(ctx context.Context) (client.ProductList, error) 
 // Restock adds units to a product once per idempotency key.
 func (s *Service) Restock(ctx context.Context, sku, key string, req client.RestockRequest) (client.Product, error) {
 	if req.Quantity <= 0 {
-		return client.Product{}, &ValidationError{Location: "body.quantity", Message: "must be at least 1", Value: req.Quantity}
+		return client.Product{}, &validationError{Location: "body.quantity", Message: "must be at least 1", Value: req.Quantity}
 	}
 	fingerprint := struct {
 		SKU string `json:"sku"`
 		client.RestockRequest
 	}{sku, req}
-	return idempotency.Run(ctx, s.db, key, opRestock, fingerprint, func(tx *sqlx.Tx) (client.Product, error) {
-		p, err := s.restock(ctx, tx, sku, req.Quantity)
-		return p, refusal(err)
+	return idempotent(ctx, s.db, key, opRestock, fingerprint, func(tx *sqlx.Tx) (client.Product, error) {
+		return s.restock(ctx, tx, sku, req.Quantity)
 	})
 }
 
@@ -127,7 +152,7 @@ func (s *Service) restock(ctx context.Context, tx *sqlx.Tx, sku string, quantity
 		return client.Product{}, err
 	}
 	if p.OnHand > math.MaxInt64-quantity {
-		return client.Product{}, ErrStockOverflow
+		return client.Product{}, errStockOverflow
 	}
 	if err := move(ctx, tx, client.MovementRestock, sku, "", quantity); err != nil {
 		return client.Product{}, err
@@ -159,7 +184,7 @@ func (s *Service) ListMovements(ctx context.Context, sku string, after int64, li
 
 // wantLine is one SKU of a reserve request after duplicates are merged.
 type wantLine struct {
-	LineRef
+	lineRef
 	Quantity int64
 }
 
@@ -167,28 +192,28 @@ type wantLine struct {
 // their quantities, keeping the position of each SKU's first line.
 func mergeLines(lines []client.ReserveLine) ([]wantLine, error) {
 	if len(lines) == 0 {
-		return nil, &ValidationError{Location: "body.lines", Message: "at least one line is required"}
+		return nil, &validationError{Location: "body.lines", Message: "at least one line is required"}
 	}
 	if len(lines) > maxLines {
-		return nil, &ValidationError{Location: "body.lines", Message: fmt.Sprintf("at most %d lines are allowed", maxLines), Value: len(lines)}
+		return nil, &validationError{Location: "body.lines", Message: fmt.Sprintf("at most %d lines are allowed", maxLines), Value: len(lines)}
 	}
 	out := make([]wantLine, 0, len(lines))
 	at := make(map[string]int, len(lines))
 	for i, l := range lines {
 		if l.SKU == "" {
-			return nil, &ValidationError{Location: fmt.Sprintf("body.lines[%d].sku", i), Message: "must not be empty"}
+			return nil, &validationError{Location: fmt.Sprintf("body.lines[%d].sku", i), Message: "must not be empty"}
 		}
 		if l.Quantity <= 0 {
-			return nil, &ValidationError{Location: fmt.Sprintf("body.lines[%d].quantity", i), Message: "must be at least 1", Value: l.Quantity}
+			return nil, &validationError{Location: fmt.Sprintf("body.lines[%d].quantity", i), Message: "must be at least 1", Value: l.Quantity}
 		}
 		j, seen := at[l.SKU]
 		if !seen {
 			at[l.SKU] = len(out)
-			out = append(out, wantLine{LineRef: LineRef{Index: i, SKU: l.SKU}, Quantity: l.Quantity})
+			out = append(out, wantLine{lineRef: lineRef{Index: i, SKU: l.SKU}, Quantity: l.Quantity})
 			continue
 		}
 		if out[j].Quantity > math.MaxInt64-l.Quantity {
-			return nil, &ValidationError{Location: fmt.Sprintf("body.lines[%d].quantity", i), Message: "total quantity of this SKU overflows", Value: l.Quantity}
+			return nil, &validationError{Location: fmt.Sprintf("body.lines[%d].quantity", i), Message: "total quantity of this SKU overflows", Value: l.Quantity}
 		}
 		out[j].Quantity += l.Quantity
 	}
@@ -208,15 +233,14 @@ type reserveOutcome struct {
 // cannot leave stock held.
 func (s *Service) Reserve(ctx context.Context, key string, req client.ReserveRequest) (client.Reservation, bool, error) {
 	if req.OrderID == "" {
-		return client.Reservation{}, false, &ValidationError{Location: "body.order_id", Message: "must not be empty"}
+		return client.Reservation{}, false, &validationError{Location: "body.order_id", Message: "must not be empty"}
 	}
 	lines, err := mergeLines(req.Lines)
 	if err != nil {
 		return client.Reservation{}, false, err
 	}
-	out, err := idempotency.Run(ctx, s.db, key, opReserve, req, func(tx *sqlx.Tx) (reserveOutcome, error) {
-		o, err := s.reserve(ctx, tx, req.OrderID, lines)
-		return o, refusal(err)
+	out, err := idempotent(ctx, s.db, key, opReserve, req, func(tx *sqlx.Tx) (reserveOutcome, error) {
+		return s.reserve(ctx, tx, req.OrderID, lines)
 	})
 	return out.Reservation, out.Created, err
 }
@@ -241,27 +265,27 @@ func (s *Service) reserve(ctx context.Context, tx *sqlx.Tx, orderID string, want
 		return reserveOutcome{}, err
 	}
 
-	var unknown []LineRef
+	var unknown []lineRef
 	for _, w := range want {
 		if _, ok := products[w.SKU]; !ok {
-			unknown = append(unknown, w.LineRef)
+			unknown = append(unknown, w.lineRef)
 		}
 	}
 	if len(unknown) > 0 {
-		return reserveOutcome{}, &UnknownSKUError{Lines: unknown}
+		return reserveOutcome{}, &unknownSKUError{Lines: unknown}
 	}
 	if err := checkPricing(want, products); err != nil {
 		return reserveOutcome{}, err
 	}
-	var short []Shortage
+	var short []shortage
 	for _, w := range want {
 		p := products[w.SKU]
 		if available := p.OnHand - p.Reserved; w.Quantity > available {
-			short = append(short, Shortage{LineRef: w.LineRef, Requested: w.Quantity, Available: available})
+			short = append(short, shortage{lineRef: w.lineRef, Requested: w.Quantity, Available: available})
 		}
 	}
 	if len(short) > 0 {
-		return reserveOutcome{}, &OutOfStockError{Short: short}
+		return reserveOutcome{}, &outOfStockError{Short: short}
 	}
 
 	lines := make([]lineRow, len(want))
@@ -288,34 +312,30 @@ func (s *Service) reserve(ctx context.Context, tx *sqlx.Tx, orderID string, want
 // total does not fit in int64 minor units: the order could never be charged.
 func checkPricing(want []wantLine, products map[string]productRow) error {
 	currency := products[want[0].SKU].Currency
-	var mixed []LineRef
+	var mixed []lineRef
 	currencies := []string{currency}
 	var total int64
 	overflow := false
 	for _, w := range want {
 		p := products[w.SKU]
 		if p.Currency != currency {
-			mixed = append(mixed, w.LineRef)
+			mixed = append(mixed, w.lineRef)
 			if !slices.Contains(currencies, p.Currency) {
 				currencies = append(currencies, p.Currency)
 			}
 		}
-		if p.UnitPrice != 0 && w.Quantity > math.MaxInt64/p.UnitPrice {
-			overflow = true
-			continue
+		lineTotal, err := money.Mul(w.Quantity, p.UnitPrice)
+		if err == nil {
+			total, err = money.Add(total, lineTotal)
 		}
-		lineTotal := w.Quantity * p.UnitPrice
-		if total > math.MaxInt64-lineTotal {
-			overflow = true
-			continue
-		}
-		total += lineTotal
+		// Once overflowing, the order is refused whatever the total, so it need not stay exact.
+		overflow = overflow || err != nil
 	}
 	if len(mixed) > 0 {
-		return &MixedCurrencyError{Lines: mixed, Currencies: currencies}
+		return &mixedCurrencyError{Lines: mixed, Currencies: currencies}
 	}
 	if overflow {
-		return ErrAmountOverflow
+		return errAmountOverflow
 	}
 	return nil
 }
@@ -325,7 +345,7 @@ func checkPricing(want []wantLine, products map[string]productRow) error {
 func (s *Service) existingReservation(ctx context.Context, tx *sqlx.Tx, row reservationRow, want []wantLine) (client.Reservation, error) {
 	if row.Status == client.ReservationReleased {
 		s.logger.InfoContext(ctx, "late reserve refused: order already released", "order_id", row.OrderID)
-		return client.Reservation{}, ErrReleased
+		return client.Reservation{}, errReleased
 	}
 	lines, err := reservationLines(ctx, tx, row.OrderID)
 	if err != nil {
@@ -333,7 +353,7 @@ func (s *Service) existingReservation(ctx context.Context, tx *sqlx.Tx, row rese
 	}
 	have := lines[row.OrderID]
 	if len(have) != len(want) {
-		return client.Reservation{}, ErrLinesDiffer
+		return client.Reservation{}, errLinesDiffer
 	}
 	quantities := make(map[string]int64, len(have))
 	for _, l := range have {
@@ -341,7 +361,7 @@ func (s *Service) existingReservation(ctx context.Context, tx *sqlx.Tx, row rese
 	}
 	for _, w := range want {
 		if quantities[w.SKU] != w.Quantity {
-			return client.Reservation{}, ErrLinesDiffer
+			return client.Reservation{}, errLinesDiffer
 		}
 	}
 	return reservationOf(row, have), nil
@@ -352,14 +372,13 @@ func (s *Service) existingReservation(ctx context.Context, tx *sqlx.Tx, row rese
 // for an order whose saga has already compensated.
 func (s *Service) Release(ctx context.Context, orderID, key string) (client.Reservation, error) {
 	if orderID == "" {
-		return client.Reservation{}, &ValidationError{Location: "path.order_id", Message: "must not be empty"}
+		return client.Reservation{}, &validationError{Location: "path.order_id", Message: "must not be empty"}
 	}
 	fingerprint := struct {
 		OrderID string `json:"order_id"`
 	}{orderID}
-	return idempotency.Run(ctx, s.db, key, opRelease, fingerprint, func(tx *sqlx.Tx) (client.Reservation, error) {
-		r, err := s.release(ctx, tx, orderID)
-		return r, refusal(err)
+	return idempotent(ctx, s.db, key, opRelease, fingerprint, func(tx *sqlx.Tx) (client.Reservation, error) {
+		return s.release(ctx, tx, orderID)
 	})
 }
 
@@ -374,7 +393,7 @@ func (s *Service) release(ctx context.Context, tx *sqlx.Tx, orderID string) (cli
 	}
 	switch row.Status {
 	case client.ReservationCommitted:
-		return client.Reservation{}, ErrCommitted
+		return client.Reservation{}, errCommitted
 	case client.ReservationReleased:
 		lines, err := reservationLines(ctx, tx, orderID)
 		if err != nil {
@@ -388,14 +407,13 @@ func (s *Service) release(ctx context.Context, tx *sqlx.Tx, orderID string) (cli
 // Commit turns an order's reserved stock into sold stock.
 func (s *Service) Commit(ctx context.Context, orderID, key string) (client.Reservation, error) {
 	if orderID == "" {
-		return client.Reservation{}, &ValidationError{Location: "path.order_id", Message: "must not be empty"}
+		return client.Reservation{}, &validationError{Location: "path.order_id", Message: "must not be empty"}
 	}
 	fingerprint := struct {
 		OrderID string `json:"order_id"`
 	}{orderID}
-	return idempotency.Run(ctx, s.db, key, opCommit, fingerprint, func(tx *sqlx.Tx) (client.Reservation, error) {
-		r, err := s.commit(ctx, tx, orderID)
-		return r, refusal(err)
+	return idempotent(ctx, s.db, key, opCommit, fingerprint, func(tx *sqlx.Tx) (client.Reservation, error) {
+		return s.commit(ctx, tx, orderID)
 	})
 }
 
@@ -406,7 +424,7 @@ func (s *Service) commit(ctx context.Context, tx *sqlx.Tx, orderID string) (clie
 	}
 	switch row.Status {
 	case client.ReservationReleased:
-		return client.Reservation{}, ErrReleased
+		return client.Reservation{}, errReleased
 	case client.ReservationCommitted:
 		lines, err := reservationLines(ctx, tx, orderID)
 		if err != nil {
@@ -479,8 +497,8 @@ func (s *Service) ListReservations(ctx context.Context, f client.ReservationFilt
 	if f.After != "" {
 		// Reservations are never deleted, so the cursor's row is always there to anchor on.
 		after, err := getReservationRow(ctx, s.db, f.After, false)
-		if errors.Is(err, ErrReservationNotFound) {
-			return client.ReservationList{}, &ValidationError{Location: "query.after", Message: "no reservation for this order id", Value: f.After}
+		if errors.Is(err, errReservationNotFound) {
+			return client.ReservationList{}, &validationError{Location: "query.after", Message: "no reservation for this order id", Value: f.After}
 		}
 		if err != nil {
 			return client.ReservationList{}, err

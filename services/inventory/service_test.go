@@ -2,13 +2,11 @@ package inventory_test
 
 import (
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sagaflow/sagaflow/internal/problem"
 	"github.com/sagaflow/sagaflow/services/inventory"
@@ -215,48 +213,5 @@ func TestSpec(t *testing.T) {
 		if reserve.Responses[code] == nil {
 			t.Errorf("reserve-stock does not document %s", code)
 		}
-	}
-}
-
-func TestConfig(t *testing.T) {
-	cases := []struct {
-		name    string
-		env     map[string]string
-		wantErr string
-	}{
-		{"defaults", map[string]string{"INVENTORY_DATABASE_URL": "postgres://x/y"}, ""},
-		{"missing database", map[string]string{}, "INVENTORY_DATABASE_URL"},
-		{"bad address", map[string]string{"INVENTORY_DATABASE_URL": "postgres://x/y", "INVENTORY_HTTP_ADDR": "8083"}, "INVENTORY_HTTP_ADDR"},
-		{"bad pool", map[string]string{"INVENTORY_DATABASE_URL": "postgres://x/y", "INVENTORY_DATABASE_MAX_CONNS": "0"}, "INVENTORY_DATABASE_MAX_CONNS"},
-		{"bad timeout", map[string]string{"INVENTORY_DATABASE_URL": "postgres://x/y", "SHUTDOWN_TIMEOUT": "0s"}, "SHUTDOWN_TIMEOUT"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{"INVENTORY_DATABASE_URL", "INVENTORY_HTTP_ADDR", "INVENTORY_DATABASE_MAX_CONNS", "SHUTDOWN_TIMEOUT"} {
-				t.Setenv(k, "")
-				if v, ok := tc.env[k]; ok {
-					t.Setenv(k, v)
-				} else {
-					os.Unsetenv(k)
-				}
-			}
-			var cfg inventory.Config
-			err := envconfig.Process("", &cfg)
-			if err == nil {
-				err = cfg.Validate()
-			}
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if cfg.HTTPAddr != ":8083" || cfg.DatabaseMaxConns != 20 || !cfg.MigrateOnStart {
-					t.Fatalf("defaults %+v", cfg)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("want an error naming %s, got %v", tc.wantErr, err)
-			}
-		})
 	}
 }

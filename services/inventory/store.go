@@ -104,7 +104,7 @@ func getProduct(ctx context.Context, q sqlx.QueryerContext, sku string, forUpdat
 	var row productRow
 	err := sqlx.GetContext(ctx, q, &row, query, sku)
 	if errors.Is(err, sql.ErrNoRows) {
-		return row, ErrProductNotFound
+		return row, errProductNotFound
 	}
 	if err != nil {
 		return row, fmt.Errorf("read product %s: %w", sku, err)
@@ -173,7 +173,7 @@ func getReservationRow(ctx context.Context, q sqlx.QueryerContext, orderID strin
 	var row reservationRow
 	err := sqlx.GetContext(ctx, q, &row, query, orderID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return row, ErrReservationNotFound
+		return row, errReservationNotFound
 	}
 	if err != nil {
 		return row, fmt.Errorf("read reservation %s: %w", orderID, err)

@@ -1,23 +1,27 @@
 package order
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"strings"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sagaflow/sagaflow/internal/httpserver"
-	"github.com/sagaflow/sagaflow/schema"
+	"github.com/sagaflow/sagaflow/internal/idempotency"
+	"github.com/sagaflow/sagaflow/internal/svcrun"
 )
 
-// Config is the order service's configuration, read from the environment.
+// Config is the order service's configuration, read from the environment by LoadConfig.
 type Config struct {
 	HTTPAddr         string `envconfig:"ORDER_HTTP_ADDR" default:":8081"`
 	DatabaseURL      string `envconfig:"ORDER_DATABASE_URL" required:"true"`
 	DatabaseMaxConns int    `envconfig:"ORDER_DATABASE_MAX_CONNS" default:"20"`
 	MigrateOnStart   bool   `envconfig:"ORDER_MIGRATE_ON_START" default:"true"`
+	// Idempotency records are kept this long after their key's last use and swept every
+	// interval in batches (the defaults are idempotency's Default* values).
+	IdempotencyRetention     time.Duration `envconfig:"ORDER_IDEMPOTENCY_RETENTION" default:"720h"`
+	IdempotencySweepInterval time.Duration `envconfig:"ORDER_IDEMPOTENCY_SWEEP_INTERVAL" default:"1h"`
+	IdempotencySweepBatch    int           `envconfig:"ORDER_IDEMPOTENCY_SWEEP_BATCH" default:"1000"`
 	httpserver.ShutdownTiming
 }
 
@@ -27,37 +31,30 @@ func LoadConfig() (Config, error) {
 	if err := envconfig.Process("", &cfg); err != nil {
 		return cfg, fmt.Errorf("order config: %w", err)
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("order config: %w", err)
+	}
+	return cfg, nil
 }
 
 // Validate names the first variable whose value cannot work.
 func (c Config) Validate() error {
-	switch {
-	case strings.TrimSpace(c.HTTPAddr) == "":
-		return fmt.Errorf("ORDER_HTTP_ADDR must not be empty")
-	case !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://"):
-		return fmt.Errorf("ORDER_DATABASE_URL must be a postgres:// URL")
-	case c.DatabaseMaxConns < 1 || c.DatabaseMaxConns > 1000:
-		return fmt.Errorf("ORDER_DATABASE_MAX_CONNS must be between 1 and 1000, got %d", c.DatabaseMaxConns)
-	case c.DrainDelay < 0:
-		return fmt.Errorf("SHUTDOWN_DRAIN_DELAY must not be negative, got %s", c.DrainDelay)
-	case c.Timeout <= 0:
-		return fmt.Errorf("SHUTDOWN_TIMEOUT must be positive, got %s", c.Timeout)
-	}
-	return nil
+	return c.settings().Validate()
 }
 
-// Run serves the order service until ctx is cancelled, then drains and closes the database.
-func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if err := cfg.Validate(); err != nil {
-		return err
+// settings are the settings every service shares (see svcrun).
+func (c Config) settings() svcrun.Settings {
+	return svcrun.Settings{
+		Service:          "order",
+		HTTPAddr:         c.HTTPAddr,
+		DatabaseURL:      c.DatabaseURL,
+		DatabaseMaxConns: c.DatabaseMaxConns,
+		MigrateOnStart:   c.MigrateOnStart,
+		Shutdown:         c.ShutdownTiming,
+		Retention: idempotency.Retention{
+			Keep:     c.IdempotencyRetention,
+			Interval: c.IdempotencySweepInterval,
+			Batch:    c.IdempotencySweepBatch,
+		},
 	}
-	db, err := schema.Open(ctx, "order", cfg.DatabaseURL, cfg.DatabaseMaxConns, cfg.MigrateOnStart)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	svc := NewService(db, logger)
-	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": svc.ping})
-	return httpserver.ListenAndServe(ctx, logger, cfg.HTTPAddr, NewHandler(svc, logger, ready), ready, cfg.ShutdownTiming)
 }

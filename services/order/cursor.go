@@ -3,12 +3,7 @@ package order
 import (
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"time"
-
-	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/sagaflow/sagaflow/internal/problem"
 )
 
 // cursor is the keyset position of the last order of a page: the next page starts
@@ -27,13 +22,12 @@ func (c cursor) encode() string {
 }
 
 // decodeCursor parses a cursor from a caller; anything we did not produce is refused
-// with a 400 problem.
+// (a cursorError).
 func decodeCursor(s string) (*cursor, error) {
 	if s == "" {
 		return nil, nil
 	}
-	bad := problem.New(http.StatusBadRequest, problem.CodeValidation, "the cursor is not one this service issued",
-		&huma.ErrorDetail{Location: "query.cursor", Message: "malformed cursor", Value: s})
+	bad := &cursorError{Value: s}
 	if len(s) > maxCursorLength {
 		return nil, bad
 	}

@@ -110,8 +110,10 @@ func (e *env) move(id string, req client.TransitionRequest) client.Order {
 }
 
 // pathTo lists the moves that bring a new order to status.
-func pathTo(status string) []client.TransitionRequest {
-	to := func(s string) client.TransitionRequest { return client.TransitionRequest{Status: s, Reason: "to " + s} }
+func pathTo(status client.Status) []client.TransitionRequest {
+	to := func(s client.Status) client.TransitionRequest {
+		return client.TransitionRequest{Status: s, Reason: "to " + string(s)}
+	}
 	reserved := []client.TransitionRequest{pricing()}
 	authorized := append(reserved, to(client.StatusAuthorized))
 	switch status {
@@ -134,11 +136,11 @@ func pathTo(status string) []client.TransitionRequest {
 	case client.StatusCancelled, client.StatusFailed:
 		return []client.TransitionRequest{to(status)}
 	}
-	panic("no path to " + status)
+	panic("no path to " + string(status))
 }
 
 // orderIn creates an order and moves it to status.
-func (e *env) orderIn(id, status string) client.Order {
+func (e *env) orderIn(id string, status client.Status) client.Order {
 	e.t.Helper()
 	o := e.create(id, "cust-"+id)
 	for _, m := range pathTo(status) {

@@ -6,21 +6,22 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/go-chi/chi/v5"
 
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/problem"
+	"github.com/sagaflow/sagaflow/internal/svcrun"
 	"github.com/sagaflow/sagaflow/services/order/client"
 )
 
-// API identity in the OpenAPI document.
-const (
-	apiTitle       = "sagaflow order service"
-	apiVersion     = "1.0.0"
-	apiDescription = "Records orders and moves them through the order saga's statuses, keeping an audit trail of every move."
-	tagOrders      = "orders"
-)
+// apiInfo identifies the API in the OpenAPI document.
+var apiInfo = svcrun.Info{
+	Title:       "sagaflow order service",
+	Version:     "1.0.0",
+	Description: "Records orders and moves them through the order saga's statuses, keeping an audit trail of every move.",
+}
+
+const tagOrders = "orders"
 
 type createInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Printable ASCII without spaces. Repeating a key with the same request replays the first answer"`
@@ -38,10 +39,10 @@ type getInput struct {
 }
 
 type listInput struct {
-	CustomerID string `query:"customer_id" maxLength:"64" doc:"Only this customer's orders"`
-	Status     string `query:"status" enum:"PENDING,RESERVED,AUTHORIZED,AWAITING_APPROVAL,CAPTURED,COMPENSATING,COMPENSATION_FAILED,CONFIRMED,CANCELLED,FAILED" doc:"Only orders in this status"`
-	Limit      int    `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size"`
-	Cursor     string `query:"cursor" maxLength:"512" doc:"next_cursor of the previous page"`
+	CustomerID string        `query:"customer_id" maxLength:"64" doc:"Only this customer's orders"`
+	Status     client.Status `query:"status" doc:"Only orders in this status"`
+	Limit      int           `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size"`
+	Cursor     string        `query:"cursor" maxLength:"512" doc:"next_cursor of the previous page"`
 }
 
 type orderOutput struct {
@@ -52,13 +53,14 @@ type pageOutput struct {
 	Body client.OrderPage
 }
 
+// handlers serve the operations over the service.
 type handlers struct{ svc *Service }
 
 // Register adds the order operations to api. It does not touch the database.
-func Register(api huma.API, svc *Service) {
-	h := &handlers{svc: svc}
+func (s *Service) Register(api huma.API) {
+	h := &handlers{svc: s}
 	huma.Register(api, huma.Operation{
-		OperationID:   "create-order",
+		OperationID:   opCreate,
 		Method:        http.MethodPost,
 		Path:          "/orders",
 		Summary:       "Record a new order",
@@ -68,7 +70,7 @@ func Register(api huma.API, svc *Service) {
 		Errors:        []int{http.StatusConflict, http.StatusUnprocessableEntity},
 	}, h.create)
 	huma.Register(api, huma.Operation{
-		OperationID: "transition-order",
+		OperationID: opTransition,
 		Method:      http.MethodPost,
 		Path:        "/orders/{order_id}/transitions",
 		Summary:     "Move an order to a new status",
@@ -77,7 +79,7 @@ func Register(api huma.API, svc *Service) {
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, h.transition)
 	huma.Register(api, huma.Operation{
-		OperationID: "get-order",
+		OperationID: opGet,
 		Method:      http.MethodGet,
 		Path:        "/orders/{order_id}",
 		Summary:     "Get an order with its lines and history",
@@ -85,7 +87,7 @@ func Register(api huma.API, svc *Service) {
 		Errors:      []int{http.StatusNotFound},
 	}, h.get)
 	huma.Register(api, huma.Operation{
-		OperationID: "list-orders",
+		OperationID: opList,
 		Method:      http.MethodGet,
 		Path:        "/orders",
 		Summary:     "List orders, newest first",
@@ -97,7 +99,7 @@ func Register(api huma.API, svc *Service) {
 func (h *handlers) create(ctx context.Context, in *createInput) (*orderOutput, error) {
 	o, err := h.svc.Create(ctx, in.IdempotencyKey, in.Body)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opCreate, err)
 	}
 	return &orderOutput{Body: o}, nil
 }
@@ -105,7 +107,7 @@ func (h *handlers) create(ctx context.Context, in *createInput) (*orderOutput, e
 func (h *handlers) transition(ctx context.Context, in *transitionInput) (*orderOutput, error) {
 	o, err := h.svc.Transition(ctx, in.IdempotencyKey, in.OrderID, in.Body)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opTransition, err)
 	}
 	return &orderOutput{Body: o}, nil
 }
@@ -113,7 +115,7 @@ func (h *handlers) transition(ctx context.Context, in *transitionInput) (*orderO
 func (h *handlers) get(ctx context.Context, in *getInput) (*orderOutput, error) {
 	o, err := h.svc.Get(ctx, in.OrderID)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opGet, err)
 	}
 	return &orderOutput{Body: o}, nil
 }
@@ -121,37 +123,28 @@ func (h *handlers) get(ctx context.Context, in *getInput) (*orderOutput, error) 
 func (h *handlers) list(ctx context.Context, in *listInput) (*pageOutput, error) {
 	page, err := h.svc.List(ctx, ListParams{CustomerID: in.CustomerID, Status: in.Status, Limit: in.Limit, Cursor: in.Cursor})
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opList, err)
 	}
 	return &pageOutput{Body: page}, nil
 }
 
-// fail is the one place errors become answers: business refusals keep their problem,
-// anything else is logged with the request id and hidden behind a generic 500.
-func (h *handlers) fail(ctx context.Context, err error) error {
-	if p, ok := problem.As(err); ok && problem.IsClientError(err) {
+// fail is the one exit for handler errors: a refusal leaves as its problem (problemFor);
+// anything else is logged with the request id and answered with a generic 500.
+func (h *handlers) fail(ctx context.Context, op string, err error) error {
+	if p, ok := problemFor(err); ok {
 		return p
 	}
-	h.svc.logger.ErrorContext(ctx, "order request failed", "error", err)
+	h.svc.logger.ErrorContext(ctx, "request failed", "operation", op, "error", err.Error())
 	return problem.Internal()
 }
 
-// NewHandler builds the service's HTTP handler: the order API, its OpenAPI document and
-// docs, and the health endpoints. A nil ready reports ready whenever the process answers.
+// NewHandler returns the service's HTTP handler: the API, its OpenAPI document and docs,
+// and /healthz and /readyz (a nil ready reports ready whenever the process answers).
 func NewHandler(svc *Service, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
-	if ready == nil {
-		ready = httpserver.NewReadiness(nil)
-	}
-	router := httpserver.NewRouter(logger)
-	api := httpserver.NewAPI(router, apiTitle, apiVersion, apiDescription)
-	Register(api, svc)
-	httpserver.MountHealth(router, ready)
-	return router
+	return svcrun.Handler(apiInfo, logger, ready, svc.Register)
 }
 
 // Spec returns the service's OpenAPI document.
 func Spec() *huma.OpenAPI {
-	api := httpserver.NewAPI(chi.NewRouter(), apiTitle, apiVersion, apiDescription)
-	Register(api, NewService(nil, logging.Discard()))
-	return api.OpenAPI()
+	return svcrun.Spec(apiInfo, NewService(nil, logging.Discard()).Register)
 }

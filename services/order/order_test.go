@@ -19,7 +19,7 @@ import (
 )
 
 // allowedMoves is the transition table the order service must enforce.
-var allowedMoves = map[string][]string{
+var allowedMoves = map[client.Status][]client.Status{
 	client.StatusPending:            {client.StatusReserved, client.StatusCancelled, client.StatusFailed, client.StatusCompensating},
 	client.StatusReserved:           {client.StatusAuthorized, client.StatusCancelled, client.StatusFailed, client.StatusCompensating},
 	client.StatusAuthorized:         {client.StatusAwaitingApproval, client.StatusCaptured, client.StatusCancelled, client.StatusFailed, client.StatusCompensating},
@@ -34,16 +34,16 @@ var allowedMoves = map[string][]string{
 func TestTransitionTable(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	targets := slices.DeleteFunc(client.Statuses(), func(s string) bool { return s == client.StatusPending })
+	targets := slices.DeleteFunc(client.Statuses(), func(s client.Status) bool { return s == client.StatusPending })
 	n := 0
 	for _, from := range client.Statuses() {
 		for _, to := range targets {
 			n++
 			id := fmt.Sprintf("tt-%d", n)
-			t.Run(from+"->"+to, func(t *testing.T) {
+			t.Run(string(from)+"->"+string(to), func(t *testing.T) {
 				e.t = t
 				before := e.orderIn(id, from)
-				req := client.TransitionRequest{Status: to, Reason: "because " + to}
+				req := client.TransitionRequest{Status: to, Reason: "because " + string(to)}
 				if to == client.StatusReserved {
 					req = pricing()
 				}
@@ -64,12 +64,12 @@ func TestTransitionTable(t *testing.T) {
 						t.Fatalf("status = %s, want %s", got.Status, to)
 					}
 					last := got.History[len(got.History)-1]
-					if len(got.History) != len(before.History)+1 || last.From != from || last.To != to || last.Reason != req.Reason {
+					if len(got.History) != len(before.History)+1 || last.From != string(from) || last.To != string(to) || last.Reason != req.Reason {
 						t.Fatalf("history = %+v, want one more entry %s -> %s (%q)", got.History, from, to, req.Reason)
 					}
 				default:
 					se := serviceError(t, err, http.StatusConflict, problem.CodeInvalidTransition)
-					if !strings.Contains(se.Detail, from) || !strings.Contains(se.Detail, to) {
+					if !strings.Contains(se.Detail, string(from)) || !strings.Contains(se.Detail, string(to)) {
 						t.Fatalf("detail %q does not name %s and %s", se.Detail, from, to)
 					}
 					after, err := e.c.Get(ctx, id)
@@ -207,7 +207,7 @@ func TestHistoryAuditTrail(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	created := e.create("h1", "c1")
-	if len(created.History) != 1 || created.History[0].From != "" || created.History[0].To != client.StatusPending ||
+	if len(created.History) != 1 || created.History[0].From != "" || created.History[0].To != string(client.StatusPending) ||
 		created.History[0].Reason != "order received" {
 		t.Fatalf("creation history = %+v", created.History)
 	}
@@ -488,7 +488,10 @@ func TestListOrders(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	customers := []string{"alice", "bob", "carol"}
-	type ref struct{ id, customer, status string }
+	type ref struct {
+		id, customer string
+		status       client.Status
+	}
 	var all []ref
 	for i := range 23 {
 		id := fmt.Sprintf("l-%02d", i)

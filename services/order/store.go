@@ -38,7 +38,7 @@ func (r orderRow) order() client.Order {
 		ID:            r.ID,
 		CustomerID:    r.CustomerID,
 		WorkflowID:    r.WorkflowID,
-		Status:        r.Status,
+		Status:        client.Status(r.Status),
 		Lines:         []client.Line{},
 		Total:         r.Total,
 		Currency:      r.Currency,
@@ -83,7 +83,7 @@ func insertOrder(ctx context.Context, tx *sqlx.Tx, req client.CreateOrderRequest
 	return true, nil
 }
 
-func insertHistory(ctx context.Context, tx *sqlx.Tx, orderID, from, to, reason string) error {
+func insertHistory(ctx context.Context, tx *sqlx.Tx, orderID string, from, to client.Status, reason string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO order_status_history (order_id, from_status, to_status, reason)
 		VALUES ($1, $2, $3, $4)`, orderID, from, to, reason); err != nil {
 		return fmt.Errorf("insert order history: %w", err)
@@ -91,12 +91,26 @@ func insertHistory(ctx context.Context, tx *sqlx.Tx, orderID, from, to, reason s
 	return nil
 }
 
+// readOnly runs fn in a read-only repeatable-read transaction, so orders, their lines and
+// their history come from one consistent snapshot.
+func readOnly(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a read-only transaction has nothing to keep
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // lockOrder reads an order row and locks it for the rest of the transaction.
 func lockOrder(ctx context.Context, tx *sqlx.Tx, orderID string) (orderRow, error) {
 	var row orderRow
 	err := tx.GetContext(ctx, &row, `SELECT `+orderColumns+` FROM orders WHERE id = $1 FOR UPDATE`, orderID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return row, errNotFound(orderID)
+		return row, &notFoundError{OrderID: orderID}
 	}
 	if err != nil {
 		return row, fmt.Errorf("lock order: %w", err)
@@ -120,7 +134,7 @@ func setPricing(ctx context.Context, tx *sqlx.Tx, orderID string, lines map[stri
 }
 
 // setStatus records the order's new status (and failure reason, when given).
-func setStatus(ctx context.Context, tx *sqlx.Tx, orderID, status string, failureReason *string) error {
+func setStatus(ctx context.Context, tx *sqlx.Tx, orderID string, status client.Status, failureReason *string) error {
 	var err error
 	if failureReason != nil {
 		_, err = tx.ExecContext(ctx, `UPDATE orders SET status = $2, failure_reason = $3, updated_at = now() WHERE id = $1`,
@@ -151,7 +165,7 @@ func loadOrder(ctx context.Context, q querier, orderID string) (client.Order, er
 			FROM order_status_history h WHERE h.order_id = o.id), '[]') AS history
 		FROM orders o WHERE o.id = $1`, orderID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return client.Order{}, errNotFound(orderID)
+		return client.Order{}, &notFoundError{OrderID: orderID}
 	}
 	if err != nil {
 		return client.Order{}, fmt.Errorf("read order: %w", err)
@@ -189,7 +203,7 @@ func (r lineRow) line() client.Line {
 // listQuery selects a page of orders newest first, after the keyset position when given.
 type listQuery struct {
 	CustomerID string
-	Status     string
+	Status     client.Status
 	After      *cursor
 	Limit      int
 }

@@ -7,16 +7,24 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sagaflow/sagaflow/internal/httpserver"
+	"github.com/sagaflow/sagaflow/internal/idempotency"
+	"github.com/sagaflow/sagaflow/internal/svcrun"
 )
 
-// Config is the payment service's configuration, read from the environment.
+// Config is the payment service's configuration, read from the environment by LoadConfig.
 type Config struct {
-	HTTPAddr         string        `envconfig:"PAYMENT_HTTP_ADDR" default:":8082"`
-	DatabaseURL      string        `envconfig:"PAYMENT_DATABASE_URL" required:"true"`
-	DatabaseMaxConns int           `envconfig:"PAYMENT_DATABASE_MAX_CONNS" default:"20"`
-	MigrateOnStart   bool          `envconfig:"PAYMENT_MIGRATE_ON_START" default:"true"`
-	ProcessorLatency time.Duration `envconfig:"PAYMENT_PROCESSOR_LATENCY" default:"0s"`
+	HTTPAddr         string `envconfig:"PAYMENT_HTTP_ADDR" default:":8082"`
+	DatabaseURL      string `envconfig:"PAYMENT_DATABASE_URL" required:"true"`
+	DatabaseMaxConns int    `envconfig:"PAYMENT_DATABASE_MAX_CONNS" default:"20"`
+	MigrateOnStart   bool   `envconfig:"PAYMENT_MIGRATE_ON_START" default:"true"`
+	// Idempotency records are kept this long after their key's last use and swept every
+	// interval in batches (the defaults are idempotency's Default* values).
+	IdempotencyRetention     time.Duration `envconfig:"PAYMENT_IDEMPOTENCY_RETENTION" default:"720h"`
+	IdempotencySweepInterval time.Duration `envconfig:"PAYMENT_IDEMPOTENCY_SWEEP_INTERVAL" default:"1h"`
+	IdempotencySweepBatch    int           `envconfig:"PAYMENT_IDEMPOTENCY_SWEEP_BATCH" default:"1000"`
 	httpserver.ShutdownTiming
+
+	ProcessorLatency time.Duration `envconfig:"PAYMENT_PROCESSOR_LATENCY" default:"0s"`
 }
 
 // maxProcessorLatency bounds the test processor's delay: beyond it every caller times out.
@@ -28,24 +36,36 @@ func LoadConfig() (Config, error) {
 	if err := envconfig.Process("", &cfg); err != nil {
 		return cfg, fmt.Errorf("payment config: %w", err)
 	}
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("payment config: %w", err)
+	}
+	return cfg, nil
 }
 
-// Validate names the first variable whose value is out of range.
+// Validate names the first variable whose value cannot work.
 func (c Config) Validate() error {
-	switch {
-	case c.HTTPAddr == "":
-		return fmt.Errorf("payment config: PAYMENT_HTTP_ADDR must not be empty")
-	case c.DatabaseURL == "":
-		return fmt.Errorf("payment config: PAYMENT_DATABASE_URL is required")
-	case c.DatabaseMaxConns < 1 || c.DatabaseMaxConns > 1000:
-		return fmt.Errorf("payment config: PAYMENT_DATABASE_MAX_CONNS must be between 1 and 1000, got %d", c.DatabaseMaxConns)
-	case c.ProcessorLatency < 0 || c.ProcessorLatency > maxProcessorLatency:
-		return fmt.Errorf("payment config: PAYMENT_PROCESSOR_LATENCY must be between 0s and %s, got %s", maxProcessorLatency, c.ProcessorLatency)
-	case c.DrainDelay < 0:
-		return fmt.Errorf("payment config: SHUTDOWN_DRAIN_DELAY must not be negative, got %s", c.DrainDelay)
-	case c.Timeout <= 0:
-		return fmt.Errorf("payment config: SHUTDOWN_TIMEOUT must be positive, got %s", c.Timeout)
+	if err := c.settings().Validate(); err != nil {
+		return err
+	}
+	if c.ProcessorLatency < 0 || c.ProcessorLatency > maxProcessorLatency {
+		return fmt.Errorf("PAYMENT_PROCESSOR_LATENCY must be between 0s and %s, got %s", maxProcessorLatency, c.ProcessorLatency)
 	}
 	return nil
+}
+
+// settings are the settings every service shares (see svcrun).
+func (c Config) settings() svcrun.Settings {
+	return svcrun.Settings{
+		Service:          "payment",
+		HTTPAddr:         c.HTTPAddr,
+		DatabaseURL:      c.DatabaseURL,
+		DatabaseMaxConns: c.DatabaseMaxConns,
+		MigrateOnStart:   c.MigrateOnStart,
+		Shutdown:         c.ShutdownTiming,
+		Retention: idempotency.Retention{
+			Keep:     c.IdempotencyRetention,
+			Interval: c.IdempotencySweepInterval,
+			Batch:    c.IdempotencySweepBatch,
+		},
+	}
 }

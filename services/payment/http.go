@@ -6,23 +6,23 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/go-chi/chi/v5"
 
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/problem"
+	"github.com/sagaflow/sagaflow/internal/svcrun"
 	"github.com/sagaflow/sagaflow/services/payment/client"
 )
 
-// API metadata of the payment service's OpenAPI document.
-const (
-	apiTitle       = "sagaflow payment service"
-	apiVersion     = "1.0.0"
-	apiDescription = "Authorizes, captures, voids and refunds the payment of an order through a card processor " +
+// apiInfo identifies the API in the OpenAPI document.
+var apiInfo = svcrun.Info{
+	Title:   "sagaflow payment service",
+	Version: "1.0.0",
+	Description: "Authorizes, captures, voids and refunds the payment of an order through a card processor " +
 		"and keeps a ledger of every money movement. Every mutating call takes an Idempotency-Key: a repeated " +
 		"call returns the first answer. The built-in processor runs in test mode: tok_visa and tok_mastercard " +
-		"approve, tok_chargeDeclined and tok_insufficientFunds decline."
-)
+		"approve, tok_chargeDeclined and tok_insufficientFunds decline.",
+}
 
 // maxBodyBytes bounds request bodies; payment requests are a few hundred bytes.
 const maxBodyBytes = 16 << 10
@@ -61,14 +61,12 @@ type listOutput struct {
 	Body client.PaymentList
 }
 
-type handlers struct {
-	svc    *Service
-	logger *slog.Logger
-}
+// handlers serve the operations over the service.
+type handlers struct{ svc *Service }
 
 // Register adds the payment operations to api. It does not touch the database.
-func Register(api huma.API, svc *Service) {
-	h := &handlers{svc: svc, logger: svc.logger}
+func (s *Service) Register(api huma.API) {
+	h := &handlers{svc: s}
 	tags := []string{"Payments"}
 	mutating := []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusInternalServerError}
 
@@ -140,7 +138,7 @@ func Register(api huma.API, svc *Service) {
 func (h *handlers) authorize(ctx context.Context, in *authorizeInput) (*paymentOutput, error) {
 	p, err := h.svc.Authorize(ctx, in.IdempotencyKey, in.Body)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opAuthorize, err)
 	}
 	return &paymentOutput{Body: p}, nil
 }
@@ -148,7 +146,7 @@ func (h *handlers) authorize(ctx context.Context, in *authorizeInput) (*paymentO
 func (h *handlers) capture(ctx context.Context, in *orderInput) (*paymentOutput, error) {
 	p, err := h.svc.Capture(ctx, in.IdempotencyKey, in.OrderID)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opCapture, err)
 	}
 	return &paymentOutput{Body: p}, nil
 }
@@ -156,7 +154,7 @@ func (h *handlers) capture(ctx context.Context, in *orderInput) (*paymentOutput,
 func (h *handlers) void(ctx context.Context, in *orderInput) (*paymentOutput, error) {
 	p, err := h.svc.Void(ctx, in.IdempotencyKey, in.OrderID)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opVoid, err)
 	}
 	return &paymentOutput{Body: p}, nil
 }
@@ -164,7 +162,7 @@ func (h *handlers) void(ctx context.Context, in *orderInput) (*paymentOutput, er
 func (h *handlers) refund(ctx context.Context, in *refundInput) (*paymentOutput, error) {
 	p, err := h.svc.Refund(ctx, in.IdempotencyKey, in.OrderID, in.Body)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opRefund, err)
 	}
 	return &paymentOutput{Body: p}, nil
 }
@@ -172,7 +170,7 @@ func (h *handlers) refund(ctx context.Context, in *refundInput) (*paymentOutput,
 func (h *handlers) get(ctx context.Context, in *getInput) (*paymentOutput, error) {
 	p, err := h.svc.Get(ctx, in.OrderID)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opGet, err)
 	}
 	return &paymentOutput{Body: p}, nil
 }
@@ -180,38 +178,28 @@ func (h *handlers) get(ctx context.Context, in *getInput) (*paymentOutput, error
 func (h *handlers) list(ctx context.Context, in *listInput) (*listOutput, error) {
 	page, err := h.svc.List(ctx, in.Status, in.After, in.Limit)
 	if err != nil {
-		return nil, h.fail(ctx, err)
+		return nil, h.fail(ctx, opList, err)
 	}
 	return &listOutput{Body: page}, nil
 }
 
-// fail is the one exit for errors: problems (domain refusals, stored idempotent answers)
-// go to the client as they are; anything else is logged with the request id and hidden
-// behind a generic 500.
-func (h *handlers) fail(ctx context.Context, err error) error {
-	if p, ok := problem.As(err); ok {
+// fail is the one exit for handler errors: a refusal leaves as its problem (problemFor);
+// anything else is logged with the request id and answered with a generic 500.
+func (h *handlers) fail(ctx context.Context, op string, err error) error {
+	if p, ok := problemFor(err); ok {
 		return p
 	}
-	if p := problemFor(err); p != nil {
-		return p
-	}
-	h.logger.ErrorContext(ctx, "payment request failed", "error", err)
+	h.svc.logger.ErrorContext(ctx, "request failed", "operation", op, "error", err.Error())
 	return problem.Internal()
 }
 
 // NewHandler returns the service's HTTP handler: the API, its OpenAPI document and docs,
-// and the health endpoints.
+// and /healthz and /readyz (a nil ready reports ready whenever the process answers).
 func NewHandler(svc *Service, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
-	router := httpserver.NewRouter(logger)
-	api := httpserver.NewAPI(router, apiTitle, apiVersion, apiDescription)
-	Register(api, svc)
-	httpserver.MountHealth(router, ready)
-	return router
+	return svcrun.Handler(apiInfo, logger, ready, svc.Register)
 }
 
 // Spec returns the service's OpenAPI document.
 func Spec() *huma.OpenAPI {
-	api := httpserver.NewAPI(chi.NewRouter(), apiTitle, apiVersion, apiDescription)
-	Register(api, NewService(nil, logging.Discard(), nil))
-	return api.OpenAPI()
+	return svcrun.Spec(apiInfo, NewService(nil, logging.Discard(), nil).Register)
 }

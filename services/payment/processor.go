@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/money"
 	"github.com/sagaflow/sagaflow/services/payment/client"
 )
 
@@ -107,7 +108,7 @@ func (p *TestProcessor) call(ctx context.Context, amount int64, currency string)
 	if amount <= 0 {
 		return fmt.Errorf("test processor: amount %d is not positive", amount)
 	}
-	if len(currency) != 3 {
+	if !money.IsCurrency(currency) {
 		return fmt.Errorf("test processor: invalid currency %q", currency)
 	}
 	return nil

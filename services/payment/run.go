@@ -3,22 +3,21 @@ package payment
 import (
 	"context"
 	"log/slog"
+	"net/http"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/sagaflow/sagaflow/internal/httpserver"
-	"github.com/sagaflow/sagaflow/schema"
+	"github.com/sagaflow/sagaflow/internal/svcrun"
 )
 
-// Run serves the payment service until ctx is cancelled, then drains and closes the database.
+// Run serves the payment service until ctx is cancelled: it migrates its database,
+// serves the API, sweeps old idempotency records, then drains and closes (svcrun.Run).
 func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	db, err := schema.Open(ctx, "payment", cfg.DatabaseURL, cfg.DatabaseMaxConns, cfg.MigrateOnStart)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	svc := NewService(db, logger, NewTestProcessor(cfg.ProcessorLatency))
-	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})
-	return httpserver.ListenAndServe(ctx, logger, cfg.HTTPAddr, NewHandler(svc, logger, ready), ready, cfg.ShutdownTiming)
+	return svcrun.Run(ctx, cfg.settings(), logger, func(db *sqlx.DB, ready *httpserver.Readiness) http.Handler {
+		return NewHandler(NewService(db, logger, NewTestProcessor(cfg.ProcessorLatency)), logger, ready)
+	})
 }

@@ -8,18 +8,15 @@ package payment
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"regexp"
 	"time"
 
-	"github.com/danielgtaylor/huma/v2"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/sagaflow/sagaflow/internal/idempotency"
-	"github.com/sagaflow/sagaflow/internal/problem"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/money"
 	"github.com/sagaflow/sagaflow/services/payment/client"
 )
 
@@ -39,23 +36,6 @@ const (
 	MaxListLimit     = 1000
 )
 
-// Domain refusals; problemFor turns them into problems.
-var (
-	errNotFound       = errors.New("payment not found")
-	errVoided         = errors.New("payment voided")
-	errCaptured       = errors.New("payment captured")
-	errAmountMismatch = errors.New("payment exists with another amount or currency")
-	errNotCaptured    = errors.New("payment not captured")
-	errRefundExceeds  = errors.New("refund exceeds the refundable amount")
-)
-
-// invalidError is a request value the domain rejects.
-type invalidError struct{ location, message string }
-
-func (e *invalidError) Error() string { return e.location + ": " + e.message }
-
-var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
-
 // Service holds the payment domain over its database and card processor.
 type Service struct {
 	db        *sqlx.DB
@@ -64,8 +44,11 @@ type Service struct {
 }
 
 // NewService returns the payment service. db may be nil when the service is only
-// registered to describe its API (Spec).
+// registered to describe its API (Spec); a nil logger discards.
 func NewService(db *sqlx.DB, logger *slog.Logger, processor Processor) *Service {
+	if logger == nil {
+		logger = logging.Discard()
+	}
 	return &Service{db: db, logger: logger, processor: processor}
 }
 
@@ -75,9 +58,9 @@ func (s *Service) Authorize(ctx context.Context, key string, req client.Authoriz
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	if err := validateAuthorize(req); err != nil {
-		return client.Payment{}, problemFor(err)
+		return client.Payment{}, err
 	}
-	return s.idempotent(ctx, key, opAuthorize, req, func(tx *sqlx.Tx) (client.Payment, error) {
+	return idempotent(ctx, s.db, key, opAuthorize, req, func(tx *sqlx.Tx) (client.Payment, error) {
 		row, ok, err := lockPayment(ctx, tx, req.OrderID)
 		if err != nil {
 			return client.Payment{}, err
@@ -117,7 +100,7 @@ func (s *Service) releaseHold(ctx context.Context, ref string, req client.Author
 func (s *Service) Capture(ctx context.Context, key, orderID string) (client.Payment, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	return s.idempotent(ctx, key, opCapture, orderRequest{OrderID: orderID}, func(tx *sqlx.Tx) (client.Payment, error) {
+	return idempotent(ctx, s.db, key, opCapture, orderRequest{OrderID: orderID}, func(tx *sqlx.Tx) (client.Payment, error) {
 		row, ok, err := lockPayment(ctx, tx, orderID)
 		if err != nil {
 			return client.Payment{}, err
@@ -145,7 +128,7 @@ func (s *Service) Capture(ctx context.Context, key, orderID string) (client.Paym
 func (s *Service) Void(ctx context.Context, key, orderID string) (client.Payment, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	return s.idempotent(ctx, key, opVoid, orderRequest{OrderID: orderID}, func(tx *sqlx.Tx) (client.Payment, error) {
+	return idempotent(ctx, s.db, key, opVoid, orderRequest{OrderID: orderID}, func(tx *sqlx.Tx) (client.Payment, error) {
 		row, ok, err := lockPayment(ctx, tx, orderID)
 		if err != nil {
 			return client.Payment{}, err
@@ -177,10 +160,10 @@ func (s *Service) Refund(ctx context.Context, key, orderID string, req client.Re
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	if req.Amount <= 0 {
-		return client.Payment{}, problemFor(&invalidError{"body.amount", "amount must be positive"})
+		return client.Payment{}, &validationError{Location: "body.amount", Message: "amount must be positive"}
 	}
 	fingerprint := refundRequest{OrderID: orderID, Amount: req.Amount}
-	return s.idempotent(ctx, key, opRefund, fingerprint, func(tx *sqlx.Tx) (client.Payment, error) {
+	return idempotent(ctx, s.db, key, opRefund, fingerprint, func(tx *sqlx.Tx) (client.Payment, error) {
 		row, ok, err := lockPayment(ctx, tx, orderID)
 		if err != nil {
 			return client.Payment{}, err
@@ -220,7 +203,7 @@ func (s *Service) Get(ctx context.Context, orderID string) (client.Payment, erro
 		return p, err
 	}
 	if !ok {
-		return p, problemFor(errNotFound)
+		return p, errNotFound
 	}
 	return p, nil
 }
@@ -232,7 +215,7 @@ func (s *Service) List(ctx context.Context, status, after string, limit int) (cl
 		limit = DefaultListLimit
 	}
 	if limit > MaxListLimit {
-		return client.PaymentList{}, problemFor(&invalidError{"query.limit", fmt.Sprintf("limit must be at most %d", MaxListLimit)})
+		return client.PaymentList{}, &validationError{Location: "query.limit", Message: fmt.Sprintf("limit must be at most %d", MaxListLimit)}
 	}
 	items, err := listPayments(ctx, s.db, status, after, limit+1)
 	if err != nil {
@@ -283,66 +266,33 @@ func detach(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), operationTimeout)
 }
 
-// idempotent runs step once per key. Domain refusals become problems inside the
-// transaction, so they are recorded and replayed like any other answer.
-func (s *Service) idempotent(ctx context.Context, key, operation string, request any, step func(tx *sqlx.Tx) (client.Payment, error)) (client.Payment, error) {
+// idempotent runs step once per key (internal/idempotency). Refusals, the processor's
+// included, become their problems inside the transaction, so they are recorded and
+// replayed like any other answer.
+func idempotent[T any](ctx context.Context, db *sqlx.DB, key, operation string, request any, step func(tx *sqlx.Tx) (T, error)) (T, error) {
 	if key == "" || len(key) > idempotency.MaxKeyLength {
-		return client.Payment{}, problemFor(&invalidError{"header.Idempotency-Key", fmt.Sprintf("must be 1 to %d characters", idempotency.MaxKeyLength)})
+		var zero T
+		return zero, &validationError{Location: "header.Idempotency-Key", Message: fmt.Sprintf("must be 1 to %d characters", idempotency.MaxKeyLength)}
 	}
-	return idempotency.Run(ctx, s.db, key, operation, request, func(tx *sqlx.Tx) (client.Payment, error) {
-		p, err := step(tx)
-		if err != nil {
-			if prob := problemFor(err); prob != nil {
-				return client.Payment{}, prob
-			}
-			return client.Payment{}, err
+	return idempotency.Run(ctx, db, key, operation, request, func(tx *sqlx.Tx) (T, error) {
+		out, err := step(tx)
+		if p, ok := problemFor(err); ok {
+			return out, p
 		}
-		return p, nil
+		return out, err
 	})
 }
 
 func validateAuthorize(req client.AuthorizeRequest) error {
 	switch {
 	case req.OrderID == "" || len(req.OrderID) > 64:
-		return &invalidError{"body.order_id", "order_id must be 1 to 64 characters"}
+		return &validationError{Location: "body.order_id", Message: "order_id must be 1 to 64 characters"}
 	case req.Amount <= 0:
-		return &invalidError{"body.amount", "amount must be positive"}
-	case !currencyPattern.MatchString(req.Currency):
-		return &invalidError{"body.currency", "currency must be an ISO 4217 code"}
+		return &validationError{Location: "body.amount", Message: "amount must be positive"}
+	case !money.IsCurrency(req.Currency):
+		return &validationError{Location: "body.currency", Message: "currency must be an ISO 4217 code"}
 	case req.PaymentToken == "" || len(req.PaymentToken) > 128:
-		return &invalidError{"body.payment_token", "payment_token must be 1 to 128 characters"}
-	}
-	return nil
-}
-
-// problemFor maps the domain's and the processor's refusals to problems; nil means err is
-// not a refusal but a failure.
-func problemFor(err error) *huma.ErrorModel {
-	var invalid *invalidError
-	switch {
-	case errors.As(err, &invalid):
-		return problem.New(http.StatusUnprocessableEntity, problem.CodeValidation, "validation failed",
-			&huma.ErrorDetail{Location: invalid.location, Message: invalid.message})
-	case errors.Is(err, ErrCardDeclined):
-		return problem.New(http.StatusPaymentRequired, problem.CodeCardDeclined, "the card was declined")
-	case errors.Is(err, ErrInsufficientFunds):
-		return problem.New(http.StatusPaymentRequired, problem.CodeInsufficientFunds, "the card has insufficient funds")
-	case errors.Is(err, ErrUnknownToken):
-		return problem.New(http.StatusUnprocessableEntity, problem.CodeValidation, "unknown test token",
-			&huma.ErrorDetail{Location: "body.payment_token", Message: "unknown test token; use tok_visa, tok_mastercard, tok_chargeDeclined or tok_insufficientFunds"})
-	case errors.Is(err, errNotFound):
-		return problem.New(http.StatusNotFound, problem.CodeNotFound, "no payment exists for this order")
-	case errors.Is(err, errVoided):
-		return problem.New(http.StatusConflict, problem.CodePaymentVoided, "the payment of this order was voided")
-	case errors.Is(err, errCaptured):
-		return problem.New(http.StatusConflict, problem.CodePaymentCaptured, "the payment is captured and cannot be voided; refund it instead")
-	case errors.Is(err, errAmountMismatch):
-		return problem.New(http.StatusConflict, problem.CodeConflict, "the order already has a payment with another amount or currency")
-	case errors.Is(err, errNotCaptured):
-		return problem.New(http.StatusConflict, problem.CodeInvalidTransition, "the payment is not captured; void it instead")
-	case errors.Is(err, errRefundExceeds):
-		return problem.New(http.StatusUnprocessableEntity, problem.CodeValidation, "the refund exceeds the captured amount not yet refunded",
-			&huma.ErrorDetail{Location: "body.amount", Message: "exceeds the refundable amount"})
+		return &validationError{Location: "body.payment_token", Message: "payment_token must be 1 to 128 characters"}
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func (s *liveSystem) storesSQLVerbatim(t *testing.T) {
 	if res.OrderID != sqlOrderID || len(res.Lines) != 1 || res.Lines[0].Name != sqlName {
 		t.Fatalf("reservation %+v does not carry the id and name verbatim", res)
 	}
-	transition := func(step, status, reason string, lines []orderclient.PricedLine) {
+	transition := func(step string, status orderclient.Status, reason string, lines []orderclient.PricedLine) {
 		t.Helper()
 		req := orderclient.TransitionRequest{Status: status, Reason: reason, Lines: lines}
 		if lines != nil {
@@ -152,7 +152,7 @@ func (s *liveSystem) placeOrder(t *testing.T, sku string, quantity int64) string
 }
 
 // awaitStatus polls the public API until the order is in status want.
-func (s *liveSystem) awaitStatus(t *testing.T, id, want string) api.Order {
+func (s *liveSystem) awaitStatus(t *testing.T, id string, want orderclient.Status) api.Order {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

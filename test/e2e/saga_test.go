@@ -13,6 +13,7 @@ import (
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/test/testenv"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
@@ -127,7 +128,7 @@ func (s *liveSystem) testBusinessFailures(t *testing.T) {
 		token             string
 		lines             []line
 		then              act
-		wantStatus        string
+		wantStatus        orderclient.Status
 		wantReason        string
 		wantCompensations []string // in the order they ran
 		authorized        bool

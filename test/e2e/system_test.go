@@ -169,7 +169,7 @@ func (s *liveSystem) order(t *testing.T, id string) api.Order {
 }
 
 // awaitStatus polls the public API until the order reaches want (or any terminal status).
-func (s *liveSystem) awaitStatus(t *testing.T, id, want string) api.Order {
+func (s *liveSystem) awaitStatus(t *testing.T, id string, want orderclient.Status) api.Order {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -177,7 +177,7 @@ func (s *liveSystem) awaitStatus(t *testing.T, id, want string) api.Order {
 		if o.Status == want {
 			return o
 		}
-		if isTerminal(o.Status) {
+		if o.Status.IsTerminal() {
 			t.Fatalf("order %s ended %s (%s), want %s", id, o.Status, o.FailureReason, want)
 		}
 		if time.Now().After(deadline) {
@@ -185,10 +185,6 @@ func (s *liveSystem) awaitStatus(t *testing.T, id, want string) api.Order {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func isTerminal(status string) bool {
-	return status == "CONFIRMED" || status == "CANCELLED" || status == "FAILED"
 }
 
 // awaitSagaEnd waits for the order's workflow to complete.

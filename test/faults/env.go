@@ -16,6 +16,7 @@ import (
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/tools/localinfra"
 	"github.com/sagaflow/sagaflow/tools/stack"
 )
 
@@ -40,8 +41,8 @@ type Options struct {
 // that reach the services directly (never through a proxy).
 type Env struct {
 	Stack    *stack.Stack
-	Redis    *Redis
-	Postgres map[string]*Postgres
+	Redis    *localinfra.Redis
+	Postgres map[string]*localinfra.Postgres
 	Proxies  map[string]*Proxy
 	Temporal client.Client
 
@@ -52,7 +53,7 @@ type Env struct {
 
 // Start brings a scenario's system up. Close stops everything it started.
 func Start(ctx context.Context, opts Options) (_ *Env, err error) {
-	e := &Env{Postgres: map[string]*Postgres{}, Proxies: map[string]*Proxy{}}
+	e := &Env{Postgres: map[string]*localinfra.Postgres{}, Proxies: map[string]*Proxy{}}
 	defer func() {
 		if err != nil {
 			e.Close()
@@ -61,12 +62,12 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
 		return nil, err
 	}
-	if e.Redis, err = StartRedis(ctx, opts.StateDir); err != nil {
+	if e.Redis, err = localinfra.StartRedis(ctx, opts.StateDir, localinfra.RedisOptions{}); err != nil {
 		return nil, err
 	}
 	admins := map[string]string{}
 	for _, svc := range opts.PrivatePostgres {
-		pg, err := StartPostgres(ctx)
+		pg, err := startPostgres(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -111,6 +112,25 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	return e, nil
 }
 
+// startPostgres starts a throwaway cluster a scenario may crash. As root its tools run as
+// the postgres user, which must own its folder: a temp folder of its own keeps that away
+// from the test's folders (which that user cannot reach).
+func startPostgres(ctx context.Context) (*localinfra.Postgres, error) {
+	dir, err := os.MkdirTemp("", "sagaflow-faults-pg-")
+	if err != nil {
+		return nil, err
+	}
+	pg, err := localinfra.StartPostgres(ctx, dir, localinfra.PostgresOptions{
+		NoSync:   true,
+		Settings: map[string]string{"max_connections": "200"},
+	})
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return pg, nil
+}
+
 // Seed loads the suite's catalog.
 func (e *Env) Seed(ctx context.Context) error {
 	for _, p := range Catalog() {
@@ -137,10 +157,12 @@ func (e *Env) Close() {
 		p.Close()
 	}
 	for _, pg := range e.Postgres {
-		pg.Close()
+		// Immediate mode: the cluster and its folder go away, nothing in it need be kept.
+		_ = pg.Crash(context.Background())
+		_ = os.RemoveAll(pg.Dir())
 	}
 	if e.Redis != nil {
-		e.Redis.Close()
+		e.Redis.Kill()
 	}
 }
 

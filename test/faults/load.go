@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/sagaflow/sagaflow/api"
-	"github.com/sagaflow/sagaflow/workflows"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 )
 
 // Catalog products the generator orders. Stock is ample, so no order fails for stock and
@@ -62,14 +62,14 @@ const (
 )
 
 // Expected is the terminal status an order of this kind must reach.
-func (k Kind) Expected() string {
+func (k Kind) Expected() orderclient.Status {
 	switch k {
 	case Happy, HeldApprove:
-		return workflows.StatusConfirmed
+		return orderclient.StatusConfirmed
 	case HeldCancel:
-		return workflows.StatusCancelled
+		return orderclient.StatusCancelled
 	}
-	return workflows.StatusFailed
+	return orderclient.StatusFailed
 }
 
 func (k Kind) held() bool { return k == HeldApprove || k == HeldReject || k == HeldCancel }
@@ -311,7 +311,7 @@ func (l *Load) decide(ctx context.Context, o *Order) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("order %s: decision %s not accepted within %s", o.ID, action, l.RetryFor)
 		}
-		if st, err := l.status(ctx, o.ID); err == nil && st == workflows.StatusAwaitingApproval {
+		if st, err := l.status(ctx, o.ID); err == nil && st == orderclient.StatusAwaitingApproval {
 			status, body, _, err := l.post(ctx, "/orders/"+o.ID+"/"+action, "", api.DecisionRequest{By: "fault-suite", Reason: string(o.Kind)})
 			if err == nil && (status == http.StatusAccepted || status == http.StatusOK) {
 				o.Decided = true
@@ -327,7 +327,7 @@ func (l *Load) decide(ctx context.Context, o *Order) error {
 	}
 }
 
-func (l *Load) status(ctx context.Context, id string) (string, error) {
+func (l *Load) status(ctx context.Context, id string) (orderclient.Status, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.apiURL+"/orders/"+id, nil)
 	if err != nil {
 		return "", err

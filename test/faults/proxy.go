@@ -1,14 +1,14 @@
 // Package faults is the fault suite's harness: a fault-injecting HTTP proxy to put in front
-// of a service, private PostgreSQL clusters and redis-servers a test may stop, restart and
-// flush, an order generator with known expected outcomes, and the checks run after each
-// scenario (quiescence, the invariant auditor, duplicates, replay of every saga history).
+// of a service, private PostgreSQL clusters and redis-servers (tools/localinfra) a test may
+// stop, restart and flush, an order generator with known expected outcomes, and the checks
+// run after each scenario (quiescence, the invariant auditor, duplicates, replay of every
+// saga history).
 // The scenarios themselves are the package's tests; see the README's "Fault suite".
 package faults
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -280,6 +280,3 @@ func hopByHop(header string) bool {
 	}
 	return false
 }
-
-// errNotReady is returned by waits that ran out of time.
-var errNotReady = errors.New("not ready in time")

@@ -436,7 +436,7 @@ func compensationKeepsFailing(ctx context.Context, t *testing.T, e *faults.Env, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	shown, err := e.Orders.List(ctx, orderFilter(workflows.StatusCompensationFailed))
+	shown, err := e.Orders.List(ctx, orderFilter(orderclient.StatusCompensationFailed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,7 +455,7 @@ func compensationKeepsFailing(ctx context.Context, t *testing.T, e *faults.Env, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.Status != workflows.StatusCompensationFailed || o.Saga == nil || !failingStep(o.Saga.Compensations, workflows.StepVoidPayment) {
+		if o.Status != orderclient.StatusCompensationFailed || o.Saga == nil || !failingStep(o.Saga.Compensations, workflows.StepVoidPayment) {
 			t.Errorf("GET /orders/%s: status %s, saga %+v: want COMPENSATION_FAILED with void-payment failed", id, o.Status, o.Saga)
 		}
 	}
@@ -480,6 +480,6 @@ func countWorkflows(ctx context.Context, e *faults.Env, query string) (int, erro
 	return e.CountSagas(ctx, query)
 }
 
-func orderFilter(status string) orderclient.ListFilter {
+func orderFilter(status orderclient.Status) orderclient.ListFilter {
 	return orderclient.ListFilter{Status: status, Limit: 100}
 }

@@ -112,11 +112,11 @@ func (e *Env) Verify(ctx context.Context, name string, load *Load, healedAt time
 	}
 	for id, st := range got {
 		switch st.Status {
-		case workflows.StatusConfirmed:
+		case orderclient.StatusConfirmed:
 			r.Confirmed++
-		case workflows.StatusFailed:
+		case orderclient.StatusFailed:
 			r.Failed++
-		case workflows.StatusCancelled:
+		case orderclient.StatusCancelled:
 			r.Cancelled++
 		}
 		if want[id] == nil {
@@ -163,7 +163,7 @@ func (e *Env) quiesce(ctx context.Context, want map[string]*Order, deadline time
 		if err == nil {
 			open := 0
 			for id := range want {
-				if o, ok := got[id]; !ok || !workflows.IsTerminal(o.Status) {
+				if o, ok := got[id]; !ok || !o.Status.IsTerminal() {
 					open++
 				}
 			}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/sagaflow/sagaflow/internal/postgres"
 	"github.com/sagaflow/sagaflow/schema"
+	"github.com/sagaflow/sagaflow/tools/localinfra"
 )
 
 // AdminDatabaseURL is the server-level DSN tests create their databases through.
@@ -50,33 +50,17 @@ func Suffix() string {
 // returns its DSN.
 func Database(t testing.TB) string {
 	t.Helper()
-	ctx := context.Background()
-	admin, err := postgres.Open(ctx, AdminDatabaseURL(), 2)
-	if err != nil {
-		t.Fatalf("testenv: PostgreSQL is not reachable at %s: %v", AdminDatabaseURL(), err)
-	}
-	defer admin.Close()
 	name := "sagaflow_test_" + Suffix()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("testenv: create database: %v", err)
+	dsn, err := localinfra.CreateDatabase(context.Background(), AdminDatabaseURL(), name)
+	if err != nil {
+		t.Fatalf("testenv: PostgreSQL at %s: %v", AdminDatabaseURL(), err)
 	}
 	t.Cleanup(func() {
-		admin, err := postgres.Open(context.Background(), AdminDatabaseURL(), 1)
-		if err != nil {
-			t.Logf("testenv: drop database %s: %v", name, err)
-			return
-		}
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("testenv: drop database %s: %v", name, err)
+		if err := localinfra.DropDatabase(context.Background(), AdminDatabaseURL(), name); err != nil {
+			t.Logf("testenv: %v", err)
 		}
 	})
-	u, err := url.Parse(AdminDatabaseURL())
-	if err != nil {
-		t.Fatalf("testenv: parse %s: %v", AdminDatabaseURL(), err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return dsn
 }
 
 // ServiceDatabase creates a database for this test with one service's schema applied,

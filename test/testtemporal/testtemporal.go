@@ -20,7 +20,7 @@ import (
 
 var temporal struct {
 	once   sync.Once
-	server *localinfra.Server
+	server *localinfra.TemporalServer
 	addr   string
 	err    error
 }
@@ -40,7 +40,7 @@ func TemporalAddress(t testing.TB) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		temporal.server, temporal.err = localinfra.Start(ctx, localinfra.Config{
+		temporal.server, temporal.err = localinfra.StartTemporal(ctx, localinfra.TemporalConfig{
 			Binary:           bin,
 			SearchAttributes: workflows.SearchAttributeTypes(),
 			DynamicConfig:    localinfra.FastDispatch(),

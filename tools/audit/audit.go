@@ -1,8 +1,9 @@
 // Package audit checks the system's invariants from the outside: it reads every order,
 // payment, reservation, product and stock movement through the services' HTTP APIs and
-// reports each place where the three services' records break a rule of DESIGN.md
-// ("Invariants"): stock and money conserved, every order terminal in time, nobody charged
-// twice, and the services agreeing on each order's outcome.
+// reports each place where the three services' records break one of the invariants in
+// docs/invariants.md, numbered there as the checks here refer to them: (1) stock and
+// (2) money conserved, (3) every order terminal in time, (4) nobody charged twice, and
+// (5) the services agreeing on each order's outcome.
 //
 // The services are read one after another, not in one snapshot. Reads follow the saga's
 // causal order (reservations and payments before the orders that caused them), and a
@@ -78,8 +79,8 @@ type Report struct {
 	// At is the audit's clock reading (Options.Now) that order ages were measured against.
 	At time.Time `json:"at"`
 	// Orders counts every order; OrdersByStatus splits them by status.
-	Orders         int            `json:"orders"`
-	OrdersByStatus map[string]int `json:"orders_by_status"`
+	Orders         int                        `json:"orders"`
+	OrdersByStatus map[orderclient.Status]int `json:"orders_by_status"`
 	// InFlight counts non-terminal orders still within the in-flight bound; their payment
 	// and reservation are not held to an outcome yet.
 	InFlight     int `json:"in_flight"`
@@ -204,7 +205,7 @@ func (a *Auditor) pass(ctx context.Context, at time.Time, bound time.Duration, p
 	c.report = Report{
 		At:             at,
 		Orders:         len(snap.orders),
-		OrdersByStatus: map[string]int{},
+		OrdersByStatus: map[orderclient.Status]int{},
 		Payments:       len(snap.payments),
 		Reservations:   len(snap.reservations),
 		Products:       len(snap.stock),

@@ -30,29 +30,29 @@ func TestConsistentWorlds(t *testing.T) {
 		name     string
 		build    func(w *world)
 		pageSize int
-		want     map[string]int
+		want     map[orderclient.Status]int
 		inFlight int
 	}{
-		{"no orders", func(w *world) {}, 0, map[string]int{}, 0},
+		{"no orders", func(w *world) {}, 0, map[orderclient.Status]int{}, 0},
 		{"confirmed order", func(w *world) {
 			w.confirmed("o-1", line(skuA, 2), line(skuB, 1))
-		}, 0, map[string]int{orderclient.StatusConfirmed: 1}, 0},
+		}, 0, map[orderclient.Status]int{orderclient.StatusConfirmed: 1}, 0},
 		{"failed after reserve", func(w *world) { w.failedAfterReserve("o-1") }, 0,
-			map[string]int{orderclient.StatusFailed: 1}, 0},
+			map[orderclient.Status]int{orderclient.StatusFailed: 1}, 0},
 		{"cancelled with void", func(w *world) { w.cancelledWithVoid("o-1") }, 0,
-			map[string]int{orderclient.StatusCancelled: 1}, 0},
+			map[orderclient.Status]int{orderclient.StatusCancelled: 1}, 0},
 		{"declined payment", func(w *world) { w.declined("o-1") }, 0,
-			map[string]int{orderclient.StatusFailed: 1}, 0},
+			map[orderclient.Status]int{orderclient.StatusFailed: 1}, 0},
 		{"cancelled before any step, markers left", func(w *world) { w.cancelledEarly("o-1") }, 0,
-			map[string]int{orderclient.StatusCancelled: 1}, 0},
+			map[orderclient.Status]int{orderclient.StatusCancelled: 1}, 0},
 		{"cancelled after capture, fully refunded", func(w *world) { w.refundedCancel("o-1") }, 0,
-			map[string]int{orderclient.StatusCancelled: 1}, 0},
+			map[orderclient.Status]int{orderclient.StatusCancelled: 1}, 0},
 		{"in flight within the bound", func(w *world) { w.inFlight("o-1") }, 0,
-			map[string]int{orderclient.StatusAuthorized: 1}, 1},
+			map[orderclient.Status]int{orderclient.StatusAuthorized: 1}, 1},
 		{"markers of compensations for orders never placed", func(w *world) {
 			w.release("ghost-1")
 			w.void("ghost-2")
-		}, 0, map[string]int{}, 0},
+		}, 0, map[orderclient.Status]int{}, 0},
 		{"everything together, read in pages of two", func(w *world) {
 			w.confirmed("o-1", line(skuA, 2), line(skuB, 1))
 			w.confirmed("o-2", line(skuC, 1))
@@ -64,7 +64,7 @@ func TestConsistentWorlds(t *testing.T) {
 			w.refundedCancel("o-8")
 			w.inFlight("o-9")
 			w.release("ghost-1")
-		}, 2, map[string]int{
+		}, 2, map[orderclient.Status]int{
 			orderclient.StatusConfirmed: 3, orderclient.StatusFailed: 2, orderclient.StatusCancelled: 3,
 			orderclient.StatusAuthorized: 1,
 		}, 1},

@@ -10,7 +10,7 @@ import (
 )
 
 // closeWith moves an order through COMPENSATING to status with the saga's terminal reason.
-func (w *world) closeWith(id, status, reason string) {
+func (w *world) closeWith(id string, status orderclient.Status, reason string) {
 	w.t.Helper()
 	w.move(id, orderclient.StatusCompensating)
 	_, err := w.orders.Transition(w.ctx, id, key(id, "close"), orderclient.TransitionRequest{Status: status, Reason: reason})

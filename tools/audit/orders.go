@@ -89,7 +89,7 @@ func (c *checker) checkPayment(p paymentclient.Payment) {
 func (c *checker) checkOrders() {
 	for _, o := range c.snap.orders {
 		c.report.OrdersByStatus[o.Status]++
-		if !orderclient.IsTerminal(o.Status) {
+		if !o.Status.IsTerminal() {
 			if age := c.at.Sub(o.CreatedAt); age > c.bound {
 				c.add(Terminal, o.ID, "", "still %s %s after it was created (in-flight bound %s)",
 					o.Status, age.Round(time.Millisecond), c.bound)

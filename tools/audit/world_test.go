@@ -165,10 +165,10 @@ func (w *world) price(id string, r invclient.Reservation, skew int64) {
 	w.must(err, "price "+id)
 }
 
-func (w *world) move(id, status string) {
+func (w *world) move(id string, status orderclient.Status) {
 	w.t.Helper()
-	_, err := w.orders.Transition(w.ctx, id, key(id, "to-"+status), orderclient.TransitionRequest{Status: status, Reason: "test"})
-	w.must(err, "move "+id+" to "+status)
+	_, err := w.orders.Transition(w.ctx, id, key(id, "to-"+string(status)), orderclient.TransitionRequest{Status: status, Reason: "test"})
+	w.must(err, "move "+id+" to "+string(status))
 }
 
 // authorizeAmount authorizes amount of the order's currency with a card token.

@@ -120,11 +120,11 @@ type Report struct {
 
 // Audit is one run of the invariant auditor plus the bench's own order reconciliation.
 type Audit struct {
-	After      string         `json:"after"`
-	OK         bool           `json:"ok"`
-	Orders     int            `json:"orders"`
-	ByStatus   map[string]int `json:"orders_by_status"`
-	Violations []string       `json:"violations,omitempty"`
+	After      string                     `json:"after"`
+	OK         bool                       `json:"ok"`
+	Orders     int                        `json:"orders"`
+	ByStatus   map[orderclient.Status]int `json:"orders_by_status"`
+	Violations []string                   `json:"violations,omitempty"`
 	Reconciliation
 }
 

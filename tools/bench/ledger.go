@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
-	"github.com/sagaflow/sagaflow/workflows"
 )
 
 // Ledger remembers every order the bench placed, to check afterwards that each accepted
@@ -62,7 +61,7 @@ type Reconciliation struct {
 
 // Reconcile reads every order from the order service and compares.
 func (l *Ledger) Reconcile(ctx context.Context, orders *orderclient.Client) (Reconciliation, error) {
-	held := map[string]string{}
+	held := map[string]orderclient.Status{}
 	cursor := ""
 	for {
 		page, err := orders.List(ctx, orderclient.ListFilter{Limit: 100, Cursor: cursor})
@@ -98,12 +97,12 @@ func (l *Ledger) Reconcile(ctx context.Context, orders *orderclient.Client) (Rec
 		case !ok:
 			r.Lost++
 			sample("order %s accepted but unknown to the order service", id)
-		case !workflows.IsTerminal(status):
+		case !status.IsTerminal():
 			r.Lost++
 			sample("order %s still %s", id, status)
 		default:
 			r.Found++
-			if p.status != "" && p.status != status {
+			if p.status != "" && p.status != string(status) {
 				r.Disagree++
 				sample("order %s: API answered %s, order service holds %s", id, p.status, status)
 			}

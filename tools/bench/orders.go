@@ -18,6 +18,7 @@ import (
 
 	"github.com/sagaflow/sagaflow/api"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
+	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/workflows"
 )
@@ -101,7 +102,7 @@ type placeOrder struct {
 // orderPlan is one order of a scenario and what must become of it.
 type orderPlan struct {
 	body    placeOrder
-	expect  string
+	expect  orderclient.Status
 	approve bool
 }
 
@@ -111,7 +112,7 @@ func plan(scenario string, seq int) orderPlan {
 	rnd := rand.New(rand.NewPCG(uint64(seq), 0x5a6af10e))
 	p := orderPlan{
 		body:   placeOrder{CustomerID: "bench-" + strconv.Itoa(seq%500), PaymentToken: payclient.TokenVisa},
-		expect: workflows.StatusConfirmed,
+		expect: orderclient.StatusConfirmed,
 	}
 	pick := func(prefix string, n, lines int) {
 		for _, i := range rnd.Perm(n)[:lines] {
@@ -135,10 +136,10 @@ func plan(scenario string, seq int) orderPlan {
 		switch draw := rnd.IntN(100); {
 		case draw < 10:
 			p.body.PaymentToken = payclient.TokenChargeDeclined
-			p.expect = workflows.StatusFailed
+			p.expect = orderclient.StatusFailed
 		case draw < 15:
 			p.body.Lines = append(p.body.Lines, orderLine{SKU: shortSKU, Quantity: 1})
-			p.expect = workflows.StatusFailed
+			p.expect = orderclient.StatusFailed
 		}
 	}
 	return p
@@ -146,9 +147,9 @@ func plan(scenario string, seq int) orderPlan {
 
 // apiOrder is the part of the public API's order the bench reads.
 type apiOrder struct {
-	ID            string `json:"id"`
-	Status        string `json:"status"`
-	FailureReason string `json:"failure_reason"`
+	ID            string             `json:"id"`
+	Status        orderclient.Status `json:"status"`
+	FailureReason string             `json:"failure_reason"`
 	History       []struct {
 		To string    `json:"to"`
 		At time.Time `json:"at"`
@@ -202,7 +203,7 @@ func (o *Orders) Op(scenario, run string) Op {
 		p := plan(scenario, seq)
 		key := o.Key(run, seq)
 		out := o.place(ctx, key, p, start)
-		if out.Err == "" && out.Status != p.expect {
+		if out.Err == "" && out.Status != string(p.expect) {
 			out.Err = "unexpected-" + strings.ToLower(out.Status)
 			if out.Status == "" {
 				out.Err = "not-terminal"
@@ -250,9 +251,9 @@ func (o *Orders) place(ctx context.Context, key string, p orderPlan, start time.
 			}
 		}
 	}
-	for !workflows.IsTerminal(order.Status) {
+	for !order.Status.IsTerminal() {
 		if time.Now().After(deadline) {
-			out.Detail = "still " + order.Status + " after " + o.follow.String()
+			out.Detail = "still " + string(order.Status) + " after " + o.follow.String()
 			out.Err = "not-terminal"
 			return out
 		}
@@ -270,7 +271,7 @@ func (o *Orders) place(ctx context.Context, key string, p orderPlan, start time.
 			return fail(out, "decode", err)
 		}
 	}
-	out.Status = order.Status
+	out.Status = string(order.Status)
 	if order.Status != p.expect {
 		out.Detail = order.FailureReason
 	}

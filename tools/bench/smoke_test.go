@@ -15,7 +15,6 @@ import (
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/tools/audit"
 	"github.com/sagaflow/sagaflow/tools/bench"
-	"github.com/sagaflow/sagaflow/workflows"
 )
 
 func TestMain(m *testing.M) { testtemporal.Main(m) }
@@ -61,7 +60,7 @@ func TestSmoke(t *testing.T) {
 	if st.Sent != 12 || st.Completed != st.Sent || len(st.Errors) != 0 {
 		t.Fatalf("sent %d (want 12), completed %d, errors %v %v", st.Sent, st.Completed, st.Errors, st.ErrorSamples)
 	}
-	if st.Outcomes[workflows.StatusConfirmed] == 0 {
+	if st.Outcomes[string(orderclient.StatusConfirmed)] == 0 {
 		t.Fatalf("no order confirmed: %v", st.Outcomes)
 	}
 	if len(st.Steps) == 0 || st.Steps[0].Name != "post→PENDING" {

@@ -1,3 +1,6 @@
+// Package devstack runs the whole system on one machine for development: it finds or
+// starts PostgreSQL, Redis and the Temporal dev server (through tools/localinfra), then
+// runs every component.
 package devstack
 
 import (
@@ -37,12 +40,22 @@ type Options struct {
 	Logs           io.Writer // the components' JSON logs
 }
 
+// process is an infrastructure server this run started and must stop.
+type process struct {
+	name string
+	stop func() error
+}
+
 // Fixed local addresses, so the printed URLs and the README agree.
 const (
 	apiAddr       = "127.0.0.1:8080"
 	orderAddr     = "127.0.0.1:8081"
 	paymentAddr   = "127.0.0.1:8082"
 	inventoryAddr = "127.0.0.1:8083"
+	// Ports of the private PostgreSQL and Redis started when none answers at the
+	// configured URLs: fixed, so a second run finds the same ones.
+	privatePostgresPort = 55432
+	privateRedisPort    = 56379
 )
 
 // Run starts everything and blocks until ctx is cancelled, then stops everything it started
@@ -66,23 +79,23 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}()
 
-	pgURL, pgProc, err := ensurePostgres(ctx, opts.PostgresURL, stateDir, out)
+	pgURL, pg, err := localinfra.EnsurePostgres(ctx, opts.PostgresURL, stateDir, localinfra.PostgresOptions{Port: privatePostgresPort}, out)
 	if err != nil {
-		return err
+		return withHint(err, "DEV_POSTGRES_URL")
 	}
-	if pgProc != nil {
-		started = append(started, pgProc)
+	if pg != nil {
+		started = append(started, &process{name: "PostgreSQL", stop: pg.Stop})
 	}
-	redisURL, redisProc, err := ensureRedis(ctx, opts.RedisURL, stateDir, out)
+	redisURL, rdb, err := localinfra.EnsureRedis(ctx, opts.RedisURL, stateDir, localinfra.RedisOptions{Port: privateRedisPort}, out)
 	if err != nil {
-		return err
+		return withHint(err, "REDIS_URL")
 	}
-	if redisProc != nil {
-		started = append(started, redisProc)
+	if rdb != nil {
+		started = append(started, &process{name: "Redis", stop: rdb.Stop})
 	}
 	dsns := map[string]string{}
 	for _, service := range []string{"order", "payment", "inventory"} {
-		dsn, err := ensureDatabase(ctx, pgURL, "sagaflow_"+service)
+		dsn, err := localinfra.EnsureDatabase(ctx, pgURL, "sagaflow_"+service)
 		if err != nil {
 			return fmt.Errorf("%s database: %w", service, err)
 		}
@@ -95,7 +108,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer temporalLog.Close()
-	srv, err := localinfra.Start(ctx, localinfra.Config{
+	srv, err := localinfra.StartTemporal(ctx, localinfra.TemporalConfig{
 		Binary:           opts.TemporalBinary,
 		Port:             opts.TemporalPort,
 		UIPort:           opts.TemporalUIPort,
@@ -196,6 +209,16 @@ func Run(ctx context.Context, opts Options) error {
 	case err = <-errc:
 	}
 	stopAll()
+	return err
+}
+
+// withHint adds to a missing server program that the developer may point the run at a
+// running server instead.
+func withHint(err error, envVar string) error {
+	var missing *localinfra.MissingToolError
+	if errors.As(err, &missing) {
+		return fmt.Errorf("%w, or set %s", err, envVar)
+	}
 	return err
 }
 

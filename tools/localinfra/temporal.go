@@ -1,5 +1,3 @@
-// Package devserver runs the Temporal development server (the pinned `temporal` CLI built
-// into ./bin) as a child process, for `sagaflow dev` and for the test harness.
 package localinfra
 
 import (
@@ -19,8 +17,9 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-// Config says how to start the server.
-type Config struct {
+// TemporalConfig says how to start the Temporal development server (the pinned `temporal`
+// CLI built into ./bin).
+type TemporalConfig struct {
 	Binary    string // path to the temporal CLI
 	IP        string // address the frontend binds (default 127.0.0.1)
 	Port      int    // frontend gRPC port; 0 picks a free one
@@ -65,8 +64,8 @@ func FileStatePragmas() []string {
 	return []string{"journal_mode=WAL", "synchronous=NORMAL"}
 }
 
-// Server is a running dev server this process started.
-type Server struct {
+// TemporalServer is a running dev server this process started.
+type TemporalServer struct {
 	cmd      *exec.Cmd
 	done     chan error
 	HostPort string
@@ -99,33 +98,8 @@ func FindBinary() (string, error) {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	ports, err := FreePorts(1)
-	if err != nil {
-		return 0, err
-	}
-	return ports[0], nil
-}
-
-// FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a moment ago. The
-// ports are held together until all are chosen: one at a time, the kernel may hand out a
-// port it just got back, and two components would then race for it.
-func FreePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// Args returns the CLI arguments for cfg (with ports already chosen).
-func Args(cfg Config) []string {
+// temporalArgs returns the CLI arguments for cfg (with ports already chosen).
+func temporalArgs(cfg TemporalConfig) []string {
 	args := []string{"server", "start-dev", "--ip", cfg.IP, "--port", strconv.Itoa(cfg.Port), "--log-level", "warn"}
 	if cfg.UIPort > 0 {
 		args = append(args, "--ui-port", strconv.Itoa(cfg.UIPort))
@@ -159,8 +133,8 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// Start launches the server and waits until its frontend answers health checks.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
+// StartTemporal launches the server and waits until its frontend answers health checks.
+func StartTemporal(ctx context.Context, cfg TemporalConfig) (*TemporalServer, error) {
 	if cfg.IP == "" {
 		cfg.IP = "127.0.0.1"
 	}
@@ -176,32 +150,35 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.Command(cfg.Binary, Args(cfg)...)
+	cmd := exec.Command(cfg.Binary, temporalArgs(cfg)...)
 	cmd.Stdout, cmd.Stderr = cfg.Stdout, cfg.Stderr
 	// Own process group, so a Ctrl-C aimed at our terminal reaches us first and we stop it in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal dev server: %w", err)
 	}
-	s := &Server{cmd: cmd, done: make(chan error, 1), HostPort: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))}
+	s := &TemporalServer{cmd: cmd, done: make(chan error, 1), HostPort: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))}
 	if cfg.UIPort > 0 {
 		s.UIURL = fmt.Sprintf("http://%s", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.UIPort)))
 	}
 	go func() { s.done <- cmd.Wait() }()
 	if err := s.waitHealthy(ctx, 60*time.Second); err != nil {
-		s.Stop()
+		_ = s.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) waitHealthy(ctx context.Context, limit time.Duration) error {
+func (s *TemporalServer) waitHealthy(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		select {
 		case err := <-s.done:
 			s.done <- err
-			return fmt.Errorf("temporal dev server exited during start: %v", err)
+			if err == nil {
+				return errors.New("temporal dev server exited during start")
+			}
+			return fmt.Errorf("temporal dev server exited during start: %w", err)
 		default:
 		}
 		c, err := client.Dial(client.Options{HostPort: s.HostPort, Logger: quietLogger{}})
@@ -224,10 +201,10 @@ func (s *Server) waitHealthy(ctx context.Context, limit time.Duration) error {
 }
 
 // PID is the server's process id.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+func (s *TemporalServer) PID() int { return s.cmd.Process.Pid }
 
 // Stop ends the server: SIGTERM, then SIGKILL if it has not exited within 10 s.
-func (s *Server) Stop() error {
+func (s *TemporalServer) Stop() error {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-s.done:
@@ -242,7 +219,7 @@ func (s *Server) Stop() error {
 }
 
 // Kill ends the server at once with SIGKILL, as a crash would.
-func (s *Server) Kill() {
+func (s *TemporalServer) Kill() {
 	_ = s.cmd.Process.Kill()
 	err := <-s.done
 	s.done <- err

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sagaflow/sagaflow/internal/postgres"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
 	"github.com/sagaflow/sagaflow/workflows"
 )
@@ -67,7 +65,7 @@ type Options struct {
 // Stack is a running system.
 type Stack struct {
 	opts      Options
-	temporal  *localinfra.Server
+	temporal  *localinfra.TemporalServer
 	tport     int
 	dbNames   []string
 	dbAdmin   map[string]string // database name → server-level DSN it lives on
@@ -113,7 +111,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		if u, ok := opts.ServiceAdminDatabaseURL[svc]; ok {
 			admin = u
 		}
-		dsn, err := createDatabase(ctx, admin, name)
+		dsn, err := localinfra.CreateDatabase(ctx, admin, name)
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +224,7 @@ func (s *Stack) startTemporal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := localinfra.Start(ctx, localinfra.Config{
+	srv, err := localinfra.StartTemporal(ctx, localinfra.TemporalConfig{
 		Binary:           s.opts.TemporalBinary,
 		Port:             s.tport,
 		DBFile:           filepath.Join(s.opts.StateDir, "temporal.db"),
@@ -245,7 +243,7 @@ func (s *Stack) startTemporal(ctx context.Context) error {
 }
 
 // Temporal returns the running dev server.
-func (s *Stack) Temporal() *localinfra.Server { return s.temporal }
+func (s *Stack) Temporal() *localinfra.TemporalServer { return s.temporal }
 
 // KillTemporal ends the dev server with SIGKILL, as a crash would.
 func (s *Stack) KillTemporal() { s.temporal.Kill() }
@@ -318,7 +316,7 @@ func (s *Stack) Stop() {
 		_ = s.temporal.Stop()
 	}
 	for _, name := range s.dbNames {
-		_ = dropDatabase(context.Background(), s.dbAdmin[name], name)
+		_ = localinfra.DropDatabase(context.Background(), s.dbAdmin[name], name)
 	}
 }
 
@@ -404,36 +402,6 @@ func (p *Proc) Stop(grace time.Duration) {
 
 // LogPath is where the process writes its output.
 func (p *Proc) LogPath() string { return p.log }
-
-func createDatabase(ctx context.Context, adminURL, name string) (string, error) {
-	db, err := postgres.Open(ctx, adminURL, 1)
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", fmt.Errorf("create database %s: %w", name, err)
-	}
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		return "", err
-	}
-	u.Path = "/" + name
-	return u.String(), nil
-}
-
-func dropDatabase(ctx context.Context, adminURL, name string) error {
-	db, err := postgres.Open(ctx, adminURL, 1)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	if err != nil {
-		return errors.New("drop " + name + ": " + err.Error())
-	}
-	return nil
-}
 
 // Build compiles the sagaflow binary into dir and returns its path. moduleRoot is the
 // repository root (the folder holding go.mod).

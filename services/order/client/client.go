@@ -6,8 +6,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 )
@@ -39,10 +42,20 @@ type PricedLine struct {
 // Pricing is set once, with the transition to RESERVED. Moving to the status the order
 // already has is a no-op, so retries are safe.
 type TransitionRequest struct {
-	Status   string       `json:"status" enum:"RESERVED,AUTHORIZED,AWAITING_APPROVAL,CAPTURED,COMPENSATING,COMPENSATION_FAILED,CONFIRMED,CANCELLED,FAILED"`
+	Status   Status       `json:"status"`
 	Reason   string       `json:"reason,omitempty" maxLength:"500"`
 	Lines    []PricedLine `json:"lines,omitempty" maxItems:"100"`
 	Currency string       `json:"currency,omitempty" pattern:"^[A-Z]{3}$"`
+}
+
+// TransformSchema narrows the status enum to the statuses a transition can reach: an
+// order is created PENDING and never moves back to it (huma.SchemaTransformer).
+func (TransitionRequest) TransformSchema(_ huma.Registry, s *huma.Schema) *huma.Schema {
+	if p := s.Properties["status"]; p != nil {
+		p.Enum = enumOf(slices.DeleteFunc(Statuses(), func(st Status) bool { return st == StatusPending }))
+		p.PrecomputeMessages()
+	}
+	return s
 }
 
 // Line is an order line as stored.
@@ -67,7 +80,7 @@ type Order struct {
 	ID            string         `json:"id"`
 	CustomerID    string         `json:"customer_id"`
 	WorkflowID    string         `json:"workflow_id"`
-	Status        string         `json:"status"`
+	Status        Status         `json:"status"`
 	Lines         []Line         `json:"lines"`
 	Total         int64          `json:"total" doc:"Minor units; 0 until the order is priced"`
 	Currency      string         `json:"currency,omitempty"`
@@ -86,7 +99,7 @@ type OrderPage struct {
 // ListFilter selects orders.
 type ListFilter struct {
 	CustomerID string
-	Status     string
+	Status     Status
 	Limit      int
 	Cursor     string
 }
@@ -127,7 +140,7 @@ func (c *Client) List(ctx context.Context, f ListFilter) (OrderPage, error) {
 		q.Set("customer_id", f.CustomerID)
 	}
 	if f.Status != "" {
-		q.Set("status", f.Status)
+		q.Set("status", string(f.Status))
 	}
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
