@@ -110,7 +110,10 @@ func TestClassify(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadURL := "http://" + closed.Addr().String()
-	closed.Close()
+	// Nothing may listen there any more.
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
 
 	live := invclient.New(srv.URL, nil, 5*time.Second)
 	dead := invclient.New(deadURL, nil, 2*time.Second)

@@ -127,7 +127,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	opts.ReadTimeout = redisCallTimeout
 	opts.WriteTimeout = redisCallTimeout
 	rdb := redis.NewClient(opts)
-	defer rdb.Close()
+	defer func() {
+		if err := rdb.Close(); err != nil {
+			logger.Warn("close the Redis client", "error", err)
+		}
+	}()
 
 	httpClient := svcclient.NewHTTPClient()
 	deps := Deps{
@@ -163,7 +167,7 @@ func serviceReady(httpClient *http.Client, baseURL string) httpserver.Check {
 		if err != nil {
 			return err
 		}
-		defer resp.Body.Close()
+		_ = resp.Body.Close() // only the status is read
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("%s/readyz answered %d", baseURL, resp.StatusCode)
 		}

@@ -210,12 +210,15 @@ func Run(ctx context.Context, cfg Config, pools []string, logger *slog.Logger) e
 	} else {
 		healthDone <- nil
 	}
+	// failStart stops the health endpoint after a failed start and reports its error too.
+	failStart := func(err error) error {
+		stopHealth()
+		return errors.Join(err, <-healthDone)
+	}
 
 	c, err := dial(ctx, cfg, logger)
 	if err != nil {
-		stopHealth()
-		<-healthDone
-		return err
+		return failStart(err)
 	}
 	defer c.Close()
 	temporal.Store(&c)
@@ -253,9 +256,7 @@ func Run(ctx context.Context, cfg Config, pools []string, logger *slog.Logger) e
 		err = group.Start()
 	}
 	if err != nil {
-		stopHealth()
-		<-healthDone
-		return err
+		return failStart(err)
 	}
 	started.Store(true)
 	logger.Info("worker pools started", "pools", pools, "namespace", cfg.Namespace)

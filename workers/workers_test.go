@@ -181,8 +181,12 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	addr := ln.Addr().String()
+	// The address must be free again for the caller.
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // get returns the status code of a GET, or 0 when nothing answers.
@@ -191,7 +195,7 @@ func get(t *testing.T, url string) int {
 	if err != nil {
 		return 0
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status is read
 	return resp.StatusCode
 }
 

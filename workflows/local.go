@@ -26,7 +26,7 @@ const localAttempts = 1
 // execLocal makes the local attempt of a call. done reports that the call is settled:
 // it succeeded, was refused for good, or was cancelled. Otherwise the caller goes on to
 // the call's task queue; attempts counts the local attempt either way.
-func (s *saga) execLocal(ctx workflow.Context, c call, out attempter) (attempts int32, err error, done bool) {
+func (s *saga) execLocal(ctx workflow.Context, c call, out attempter) (attempts int32, done bool, err error) {
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: s.in.Timing.localAttemptTimeout(),
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: localAttempts},
@@ -34,10 +34,10 @@ func (s *saga) execLocal(ctx workflow.Context, c call, out attempter) (attempts 
 	})
 	err = workflow.ExecuteLocalActivity(lctx, c.activity, c.input).Get(lctx, out)
 	if err == nil || temporal.IsCanceledError(err) || isFinal(err) {
-		return localAttempts, err, true
+		return localAttempts, true, err
 	}
 	s.logger.Warn("local attempt failed; handing the step to its service's queue", "activity", c.activity, "queue", c.queue, "error", err)
-	return localAttempts, nil, false
+	return localAttempts, false, nil
 }
 
 // isFinal reports a business refusal: an application error marked non-retryable, or one

@@ -468,7 +468,7 @@ func (s *saga) result() SagaResult {
 func (s *saga) exec(ctx workflow.Context, c call, retry *temporal.RetryPolicy, out attempter) (int32, error) {
 	var local int32
 	if s.in.LocalSteps {
-		n, err, done := s.execLocal(ctx, c, out)
+		n, done, err := s.execLocal(ctx, c, out)
 		if done {
 			return n, err
 		}

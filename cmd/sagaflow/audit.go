@@ -70,7 +70,8 @@ type auditJSON struct {
 }
 
 // runAudit reads every order, payment, reservation and stock movement through the
-// services' APIs, prints the report and answers with the exit code.
+// services' APIs, prints the report and answers with the exit code. As in run, messages on
+// stderr are best effort.
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -79,20 +80,20 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if errors.Is(err, flag.ErrHelp) {
 			return auditExitOK
 		}
-		fmt.Fprintf(stderr, "audit: %v\n\n%s", err, usage)
+		_, _ = fmt.Fprintf(stderr, "audit: %v\n\n%s", err, usage)
 		return auditExitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "audit: unexpected arguments %v\n\n%s", fs.Args(), usage)
+		_, _ = fmt.Fprintf(stderr, "audit: unexpected arguments %v\n\n%s", fs.Args(), usage)
 		return auditExitUsage
 	}
 	var cfg auditConfig
 	if err := envconfig.Process("", &cfg); err != nil {
-		fmt.Fprintf(stderr, "audit: configuration: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "audit: configuration: %v\n", err)
 		return auditExitUsage
 	}
 	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(stderr, "audit: configuration: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "audit: configuration: %v\n", err)
 		return auditExitUsage
 	}
 
@@ -103,7 +104,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	)
 	report, err := auditor.Run(ctx, audit.Options{InFlightBound: cfg.InFlightBound})
 	if err != nil {
-		fmt.Fprintf(stderr, "audit: could not read the services, nothing was checked: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "audit: could not read the services, nothing was checked: %v\n", err)
 		return auditExitUnreadable
 	}
 	if *asJSON {
@@ -120,7 +121,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		err = report.WriteText(stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "audit: write report: %v\n", err)
+		_, _ = fmt.Fprintf(stderr, "audit: write report: %v\n", err)
 		return auditExitUnreadable
 	}
 	if !report.OK() {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -204,8 +203,7 @@ func TestAuditCommandConfiguration(t *testing.T) {
 			t.Setenv("AUDIT_IN_FLIGHT_BOUND", "15m")
 			for k, v := range tc.env {
 				if v == unset {
-					t.Setenv(k, "") // restores the variable after the test
-					os.Unsetenv(k)
+					testenv.Unsetenv(t, k)
 					continue
 				}
 				t.Setenv(k, v)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -77,11 +78,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.Progress = stderr
 	report, err := bench.Run(ctx, cfg)
 	if report != nil {
-		fmt.Fprintln(stdout)
-		fmt.Fprint(stdout, bench.Table(report))
+		if _, werr := fmt.Fprintf(stdout, "\n%s", bench.Table(report)); werr != nil {
+			return errors.Join(err, werr)
+		}
 	}
 	if err == nil {
-		fmt.Fprintf(stdout, "\nwrote %s/results.json, %s/latency.png and %s/results.md\n", cfg.OutDir, cfg.OutDir, cfg.OutDir)
+		_, err = fmt.Fprintf(stdout, "\nwrote %s/results.json, %s/latency.png and %s/results.md\n", cfg.OutDir, cfg.OutDir, cfg.OutDir)
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -10,7 +11,7 @@ import (
 	"github.com/sagaflow/sagaflow/tools/localinfra"
 )
 
-func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	logFile := fs.String("log-file", ".run/sagaflow.log", "where the components' JSON logs go (- for stderr)")
 	if err := fs.Parse(args); err != nil {
@@ -25,11 +26,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := os.MkdirAll(".run", 0o755); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(*logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return err
+		f, openErr := os.OpenFile(*logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if openErr != nil {
+			return openErr
 		}
-		defer f.Close()
+		// The components' logs go through this file: a failed close may have lost some.
+		defer func() { err = errors.Join(err, f.Close()) }()
 		logs = f
 	}
 	return devstack.Run(ctx, devstack.Options{

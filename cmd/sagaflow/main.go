@@ -60,14 +60,23 @@ Every command reads its configuration from the environment; see README.md.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runWithSignals(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// runWithSignals runs the command until SIGINT or SIGTERM cancels it. It returns the exit
+// code rather than exiting, so its deferred cleanup runs before main exits.
+func runWithSignals(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, args, stdout, stderr)
+}
+
+// run runs one command and returns the process's exit code. Messages on stderr are best
+// effort: when stderr itself fails there is nowhere left to report it, and the exit code
+// still tells.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
+		_, _ = fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
 			return 2
 		}
@@ -97,13 +106,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		_, _ = fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		var usageErr *usageError
 		if errors.As(err, &usageErr) {
-			fmt.Fprintf(stderr, "%v\n\n%s", err, usage)
+			_, _ = fmt.Fprintf(stderr, "%v\n\n%s", err, usage)
 			return 2
 		}
 		logger.Error("exiting on error", "error", err.Error())
@@ -293,7 +302,7 @@ func runHealthcheck(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status is read
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("%s answered %d", args[0], resp.StatusCode)
 	}
@@ -318,7 +327,9 @@ func runOpenAPI(args []string, stdout io.Writer) error {
 		if err := os.WriteFile(path, body, 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "wrote", path)
+		if _, err := fmt.Fprintln(stdout, "wrote", path); err != nil {
+			return err
+		}
 	}
 	return nil
 }

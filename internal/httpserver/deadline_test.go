@@ -86,7 +86,9 @@ func TestHandlersOutliveTheReadDeadlines(t *testing.T) {
 					t.Fatalf("request %d: %v", i+1, err)
 				}
 				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				if err := resp.Body.Close(); err != nil {
+					t.Logf("request %d: close body: %v", i+1, err)
+				}
 				if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), name) {
 					t.Fatalf("request %d: %d %s, want 200 echoing %q", i+1, resp.StatusCode, body, name)
 				}

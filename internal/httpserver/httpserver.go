@@ -110,7 +110,8 @@ func recoverer(logger *slog.Logger) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			defer func() {
 				if v := recover(); v != nil {
-					if v == http.ErrAbortHandler {
+					// net/http aborts a response by panicking with ErrAbortHandler: let it through.
+					if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 						panic(v)
 					}
 					logger.ErrorContext(r.Context(), "panic while serving request", "panic", v)

@@ -133,8 +133,8 @@ func (c *Client) Do(ctx context.Context, method, path, idempotencyKey string, in
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
 	if err != nil {
 		return fmt.Errorf("%s %s: read response: %w", method, path, err)
 	}

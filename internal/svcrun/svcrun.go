@@ -71,7 +71,11 @@ func Run(ctx context.Context, s Settings, logger *slog.Logger, handler func(db *
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() {
+		if err := db.Close(); err != nil {
+			logger.Warn("close the database pool", "error", err)
+		}
+	}()
 
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	swept := make(chan struct{})

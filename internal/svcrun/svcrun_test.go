@@ -80,7 +80,10 @@ func freeAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	// The address must be free again for the caller.
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return addr
 }
 
@@ -162,7 +165,7 @@ func waitFor(t *testing.T, url string) int {
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status is read
 			return resp.StatusCode
 		}
 		if time.Now().After(deadline) {

@@ -185,8 +185,8 @@ func (e *env) raw(method, path, key, body string) (int, map[string]any) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
@@ -196,8 +196,9 @@ func (e *env) raw(method, path, key, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-// apiError asserts err is a service answer with the given status and code.
-func apiError(t *testing.T, err error, status int, code string) *svcclient.Error {
+// apiError asserts err is a service answer with the given status and code, and returns
+// the answer for closer checks: as a value, since no error is left to handle.
+func apiError(t *testing.T, err error, status int, code string) svcclient.Error {
 	t.Helper()
 	var e *svcclient.Error
 	if !errors.As(err, &e) {
@@ -206,7 +207,7 @@ func apiError(t *testing.T, err error, status int, code string) *svcclient.Error
 	if e.Status != status || e.Code != code {
 		t.Fatalf("want %d %s, got %d %s (%s)", status, code, e.Status, e.Code, e.Detail)
 	}
-	return e
+	return *e
 }
 
 func reserveReq(orderID string, lines ...client.ReserveLine) client.ReserveRequest {

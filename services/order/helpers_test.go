@@ -115,7 +115,7 @@ func pathTo(status client.Status) []client.TransitionRequest {
 		return client.TransitionRequest{Status: s, Reason: "to " + string(s)}
 	}
 	reserved := []client.TransitionRequest{pricing()}
-	authorized := append(reserved, to(client.StatusAuthorized))
+	authorized := []client.TransitionRequest{pricing(), to(client.StatusAuthorized)}
 	switch status {
 	case client.StatusPending:
 		return nil
@@ -152,8 +152,9 @@ func (e *env) orderIn(id string, status client.Status) client.Order {
 	return o
 }
 
-// serviceError asserts err is a service answer with the given status and code.
-func serviceError(t *testing.T, err error, status int, code string) *svcclient.Error {
+// serviceError asserts err is a service answer with the given status and code, and
+// returns the answer for closer checks: as a value, since no error is left to handle.
+func serviceError(t *testing.T, err error, status int, code string) svcclient.Error {
 	t.Helper()
 	var se *svcclient.Error
 	if !errors.As(err, &se) {
@@ -162,7 +163,7 @@ func serviceError(t *testing.T, err error, status int, code string) *svcclient.E
 	if se.Status != status || (code != "" && se.Code != code) {
 		t.Fatalf("answer = %d %q (%s), want %d %q", se.Status, se.Code, se.Detail, status, code)
 	}
-	return se
+	return *se
 }
 
 // raw sends a request with a literal body and returns the status and body.
@@ -184,8 +185,8 @@ func (e *env) raw(method, path, idempotencyKey, body string) (int, string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
 	return resp.StatusCode, string(out)
 }
 

@@ -1,13 +1,13 @@
 package payment_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sagaflow/sagaflow/internal/idempotency"
 	"github.com/sagaflow/sagaflow/services/payment"
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -60,10 +60,12 @@ func TestLoadConfig(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, v := range vars {
-				// Setenv restores the variable after the test; unset ones must be absent, not empty.
-				t.Setenv(v, tc.env[v])
-				if _, ok := tc.env[v]; !ok {
-					os.Unsetenv(v)
+				// Unset ones must be absent, not empty; either way the variable is restored
+				// after the test.
+				if val, ok := tc.env[v]; ok {
+					t.Setenv(v, val)
+				} else {
+					testenv.Unsetenv(t, v)
 				}
 			}
 			cfg, err := payment.LoadConfig()

@@ -53,7 +53,7 @@ func Check(status int, header http.Header, body []byte) error {
 	}
 	p, err := DecodeProblem(body)
 	if err != nil {
-		return fmt.Errorf("%d problem does not decode: %v: %.300q", status, err, body)
+		return fmt.Errorf("%d problem does not decode: %w: %.300q", status, err, body)
 	}
 	if p.Status != status || p.Title != http.StatusText(status) || p.Detail == "" {
 		return fmt.Errorf("problem %+v does not describe a %d", p, status)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 // answer is an HTTP answer as a client sees it.
@@ -48,8 +50,8 @@ func send(t *testing.T, method, target string, header http.Header, body []byte, 
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, target, err)
 	}
-	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
 	if err != nil {
 		t.Fatalf("read answer of %s %s: %v", method, target, err)
 	}
@@ -68,7 +70,7 @@ func sendRaw(t *testing.T, base string, raw string, halfClose bool) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer testenv.Close(t, conn)
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := io.WriteString(conn, raw); err != nil {
 		t.Fatalf("write raw request: %v", err)
@@ -82,8 +84,8 @@ func sendRaw(t *testing.T, base string, raw string, halfClose bool) answer {
 	if err != nil {
 		t.Fatalf("read raw answer: %v", err)
 	}
-	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
 	if err != nil {
 		t.Fatalf("read raw answer body: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -167,9 +168,11 @@ func TestBadInput(t *testing.T) {
 			for _, target := range []string{targetOrder, targetPayment, targetInventory} {
 				k := target + ".idempotency refusals"
 				if c.refusalRecorded && c.target == target {
-					var b, n int
-					fmt.Sscan(before[k], &b)
-					fmt.Sscan(after[k], &n)
+					b, errB := strconv.Atoi(before[k])
+					n, errN := strconv.Atoi(after[k])
+					if errB != nil || errN != nil {
+						t.Fatalf("%s: counts %q and %q are not numbers", k, before[k], after[k])
+					}
 					if n != b+1 {
 						t.Errorf("%s: %d stored refusals, want %d", k, n, b+1)
 					}

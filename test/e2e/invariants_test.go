@@ -20,7 +20,9 @@ func (s *liveSystem) requireInvariants(t *testing.T) {
 		t.Fatalf("audit: %v", err)
 	}
 	var out bytes.Buffer
-	report.WriteText(&out)
+	if err := report.WriteText(&out); err != nil {
+		t.Fatalf("audit report: %v", err)
+	}
 	t.Log(out.String())
 	if !report.OK() {
 		t.Fatalf("invariants violated:\n%s", out.String())

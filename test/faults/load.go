@@ -290,7 +290,10 @@ func (l *Load) place(ctx context.Context, o *Order) error {
 			return fmt.Errorf("order %s: refused with %d: %s", o.Key, status, body)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("order %s: still not accepted after %s (last %d %v)", o.Key, l.RetryFor, status, err)
+			if err != nil {
+				return fmt.Errorf("order %s: still not accepted after %s (last %d): %w", o.Key, l.RetryFor, status, err)
+			}
+			return fmt.Errorf("order %s: still not accepted after %s (last %d)", o.Key, l.RetryFor, status)
 		}
 		wait := backoff
 		if s, perr := strconv.Atoi(hdr.Get("Retry-After")); perr == nil && s > 0 {
@@ -332,16 +335,15 @@ func (l *Load) status(ctx context.Context, id string) (orderclient.Status, error
 	if err != nil {
 		return "", err
 	}
-	resp, err := l.http.Do(req)
+	r, err := l.do(req)
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET order %s: %d", id, resp.StatusCode)
+	if r.Status != http.StatusOK {
+		return "", fmt.Errorf("GET order %s: %d", id, r.Status)
 	}
-	var out api.Order
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	out, err := r.Order()
+	if err != nil {
 		return "", err
 	}
 	return out.Status, nil
@@ -373,13 +375,7 @@ func (l *Load) Get(ctx context.Context, path string) (Response, error) {
 	if err != nil {
 		return Response{}, err
 	}
-	resp, err := l.http.Do(req)
-	if err != nil {
-		return Response{}, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, err
+	return l.do(req)
 }
 
 // post sends a JSON POST and returns the status (0 on a transport error), body and headers.
@@ -396,16 +392,22 @@ func (l *Load) post(ctx context.Context, path, key string, body any) (int, []byt
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
+	r, err := l.do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return r.Status, r.Body, r.Header, nil
+}
+
+// do sends req and reads the whole answer.
+func (l *Load) do(req *http.Request) (Response, error) {
 	resp, err := l.http.Do(req)
 	if err != nil {
-		return 0, nil, nil, err
+		return Response{}, err
 	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	return resp.StatusCode, out, resp.Header, nil
+	raw, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: raw}, err
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

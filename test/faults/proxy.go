@@ -191,7 +191,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		return
 	}
-	resp, body, err := p.forward(req)
+	status, header, body, err := p.forward(req)
 	if err != nil {
 		http.Error(w, "proxy: upstream failed: "+err.Error(), http.StatusBadGateway)
 		return
@@ -200,7 +200,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		drop(w)
 		return
 	}
-	for k, vs := range resp.Header {
+	for k, vs := range header {
 		if hopByHop(k) {
 			continue
 		}
@@ -208,16 +208,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			w.Header().Add(k, v)
 		}
 	}
-	w.WriteHeader(resp.StatusCode)
+	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
 // forward sends the request upstream on a context of its own, so the upstream request
-// completes even when the caller has gone away, and reads the whole answer.
-func (p *Proxy) forward(req *http.Request) (*http.Response, []byte, error) {
+// completes even when the caller has gone away, and reads the whole answer: its status,
+// header and body.
+func (p *Proxy) forward(req *http.Request) (int, http.Header, []byte, error) {
 	in, err := io.ReadAll(req.Body)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, nil, err
 	}
 	key := req.Header.Get(svcclient.IdempotencyHeader)
 	if key != "" {
@@ -239,7 +240,7 @@ func (p *Proxy) forward(req *http.Request) (*http.Response, []byte, error) {
 	defer cancel()
 	out, err := http.NewRequestWithContext(ctx, req.Method, p.target+req.URL.RequestURI(), bytes.NewReader(in))
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, nil, err
 	}
 	for k, vs := range req.Header {
 		if hopByHop(k) {
@@ -249,14 +250,14 @@ func (p *Proxy) forward(req *http.Request) (*http.Response, []byte, error) {
 	}
 	resp, err := p.upstream.Do(out)
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, nil, err
 	}
-	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, nil, err
 	}
-	return resp, body, nil
+	return resp.StatusCode, resp.Header, body, nil
 }
 
 // drop closes the caller's connection without writing an answer.

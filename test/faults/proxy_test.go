@@ -45,8 +45,8 @@ func send(t *testing.T, c *http.Client, url, key string) (int, string, http.Head
 	if err != nil {
 		return 0, "", nil, err
 	}
-	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
 	return resp.StatusCode, string(body), resp.Header, nil
 }
 
@@ -173,7 +173,9 @@ func TestProxyCloseReleasesHangs(t *testing.T) {
 	defer cancel()
 	go p.Close()
 	select {
-	case <-done:
+	case err := <-done:
+		// Only that the call returned matters: how it ends depends on Close's timing.
+		t.Logf("the hanging call returned: %v", err)
 	case <-ctx.Done():
 		t.Fatal("a hanging request outlived Close")
 	}

@@ -415,7 +415,10 @@ func retryPost(ctx context.Context, load *faults.Load, key string, body api.Plac
 			return r, fmt.Errorf("answered %d: %s", r.Status, r.Body)
 		}
 		if time.Now().After(deadline) {
-			return r, fmt.Errorf("no final answer within 30s (last %d, %v)", r.Status, err)
+			if err != nil {
+				return r, fmt.Errorf("no final answer within 30s (last %d): %w", r.Status, err)
+			}
+			return r, fmt.Errorf("no final answer within 30s (last %d)", r.Status)
 		}
 		pause(ctx, 300*time.Millisecond)
 	}

@@ -1,4 +1,4 @@
-// Package testsystem starts one whole sagaflow inside a test process: the three services
+// Package system starts one whole sagaflow inside a test process: the three services
 // over HTTP on private databases, every worker pool on the test binary's Temporal dev
 // server, and the public API on a private Redis key space. Tests that exercise the system
 // end to end share it instead of wiring the components each on their own.

@@ -1,6 +1,7 @@
 // Package testenv gives tests real infrastructure: a fresh PostgreSQL database per test and
-// a private Redis key space per test. It knows nothing of the saga, so a service's tests
-// link only that service (Temporal for tests is in package testtemporal).
+// a private Redis key space per test, and the small helpers to clean up after them. It
+// knows nothing of the saga, so a service's tests link only that service (Temporal for
+// tests is in package testtemporal).
 //
 // Defaults target the local machine; TEST_DATABASE_URL and TEST_REDIS_URL point tests at
 // other servers.
@@ -10,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"os"
 	"testing"
 	"time"
@@ -73,7 +75,7 @@ func ServiceDatabase(t testing.TB, service string) (string, *sqlx.DB) {
 	if err != nil {
 		t.Fatalf("testenv: open %s: %v", dsn, err)
 	}
-	t.Cleanup(func() { db.Close() })
+	CloseOnCleanup(t, db)
 	migrations, err := schema.For(service)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +107,32 @@ func Redis(t testing.TB) (*redis.Client, string) {
 		for iter.Next(ctx) {
 			rdb.Del(ctx, iter.Val())
 		}
-		rdb.Close()
+		Close(t, rdb)
 	})
 	return rdb, prefix
+}
+
+// Close closes c and logs a failure without failing the test: for what a test is done
+// with (a connection, a client, a pool), whose close error cannot change the outcome.
+func Close(t testing.TB, c io.Closer) {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Logf("testenv: close %T: %v", c, err)
+	}
+}
+
+// CloseOnCleanup closes c when the test ends, as Close does.
+func CloseOnCleanup(t testing.TB, c io.Closer) {
+	t.Helper()
+	t.Cleanup(func() { Close(t, c) })
+}
+
+// Unsetenv removes an environment variable for the rest of the test and restores it when
+// the test ends, as t.Setenv does for a value.
+func Unsetenv(t testing.TB, key string) {
+	t.Helper()
+	t.Setenv(key, "") // registers the restore
+	if err := os.Unsetenv(key); err != nil {
+		t.Fatalf("testenv: unset %s: %v", key, err)
+	}
 }

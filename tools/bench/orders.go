@@ -326,8 +326,8 @@ func (o *Orders) do(ctx context.Context, method, path string, headers map[string
 	if err != nil {
 		return 0, nil, err
 	}
-	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
 	return resp.StatusCode, raw, err
 }
 

@@ -37,14 +37,17 @@ func TestProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	if err := pprof.StartCPUProfile(f); err != nil {
+		testenv.Close(t, f)
 		t.Fatal(err)
 	}
 	cpu0 := processCPU(t)
 	res := bench.Open(ctx, bench.Load{Rate: rate, Duration: time.Duration(seconds * float64(time.Second))}, orders.Op(bench.ScenarioHappy, "profile"))
 	cpu := processCPU(t) - cpu0
 	pprof.StopCPUProfile()
+	if err := f.Close(); err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
 	st := bench.Summarize("saga", bench.ScenarioHappy, bench.ModeOpen, res)
 	t.Logf("%.0f/s for %.0fs: completed %d, p50 %.1f ms, p99 %.1f ms, errors %v; CPU of every component %.2f ms per order",
 		rate, seconds, st.Completed, st.Latency.P50, st.Latency.P99, st.Errors, float64(cpu)/float64(time.Millisecond)/float64(max(st.Completed, 1)))

@@ -11,6 +11,8 @@ import (
 
 // progressLine keeps one live status line on a terminal (rewritten in place) and prints
 // the phase log above it. On anything else it prints a status line every few seconds.
+// Writes are best effort: progress is for a watching human, and a failed write must not
+// stop a measurement.
 type progressLine struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -37,19 +39,19 @@ func (p *progressLine) update(s string) {
 	defer p.mu.Unlock()
 	if p.tty {
 		pad := max(p.width-len(s), 0)
-		fmt.Fprintf(p.w, "\r%s%s", s, strings.Repeat(" ", pad))
+		_, _ = fmt.Fprintf(p.w, "\r%s%s", s, strings.Repeat(" ", pad))
 		p.width = len(s)
 		return
 	}
 	if time.Since(p.lastOut) >= 5*time.Second {
-		fmt.Fprintln(p.w, s)
+		_, _ = fmt.Fprintln(p.w, s)
 		p.lastOut = time.Now()
 	}
 }
 
 func (p *progressLine) clear() {
 	if p.tty && p.width > 0 {
-		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))
+		_, _ = fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.width))
 		p.width = 0
 	}
 }
@@ -66,7 +68,7 @@ func (p *progressLine) log(s string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clear()
-	fmt.Fprintf(p.w, "%s %s\n", time.Now().Format("15:04:05"), s)
+	_, _ = fmt.Fprintf(p.w, "%s %s\n", time.Now().Format("15:04:05"), s)
 }
 
 // progressFor returns a Progress callback that shows label and the run's counters.

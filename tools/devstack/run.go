@@ -36,7 +36,7 @@ type Options struct {
 	TemporalPort   int
 	TemporalUIPort int
 	LogLevel       string
-	Out            io.Writer // the banner and progress
+	Out            io.Writer // the banner and progress, best effort: a failed write is not reported
 	Logs           io.Writer // the components' JSON logs
 }
 
@@ -72,9 +72,9 @@ func Run(ctx context.Context, opts Options) error {
 	var started []*process
 	defer func() {
 		for i := len(started) - 1; i >= 0; i-- {
-			fmt.Fprintf(out, "stopping %s\n", started[i].name)
+			_, _ = fmt.Fprintf(out, "stopping %s\n", started[i].name)
 			if err := started[i].stop(); err != nil {
-				fmt.Fprintf(out, "stop %s: %v\n", started[i].name, err)
+				_, _ = fmt.Fprintf(out, "stop %s: %v\n", started[i].name, err)
 			}
 		}
 	}()
@@ -102,12 +102,16 @@ func Run(ctx context.Context, opts Options) error {
 		dsns[service] = dsn
 	}
 
-	fmt.Fprintln(out, "starting the Temporal dev server")
+	_, _ = fmt.Fprintln(out, "starting the Temporal dev server")
 	temporalLog, err := os.Create(filepath.Join(stateDir, "temporal.log"))
 	if err != nil {
 		return err
 	}
-	defer temporalLog.Close()
+	defer func() {
+		if err := temporalLog.Close(); err != nil {
+			_, _ = fmt.Fprintf(out, "close %s: %v\n", temporalLog.Name(), err)
+		}
+	}()
 	srv, err := localinfra.StartTemporal(ctx, localinfra.TemporalConfig{
 		Binary:           opts.TemporalBinary,
 		Port:             opts.TemporalPort,
@@ -142,12 +146,18 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	for k, v := range defaults {
 		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
+			if err := setenv(k, v); err != nil {
+				return err
+			}
 		}
 	}
 	// These were resolved above (a private server may have replaced the configured one).
-	os.Setenv("REDIS_URL", redisURL)
-	os.Setenv("TEMPORAL_ADDRESS", srv.HostPort)
+	if err := setenv("REDIS_URL", redisURL); err != nil {
+		return err
+	}
+	if err := setenv("TEMPORAL_ADDRESS", srv.HostPort); err != nil {
+		return err
+	}
 
 	var orderCfg order.Config
 	var paymentCfg payment.Config
@@ -189,7 +199,7 @@ func Run(ctx context.Context, opts Options) error {
 	launch("workers", func(c context.Context) error { return workers.Run(c, workerCfg, pools, logger("worker")) })
 	launch("api", func(c context.Context) error { return api.Run(c, apiCfg, logger("api")) })
 	stopAll := func() {
-		fmt.Fprintln(out, "stopping the API, the worker pools and the services")
+		_, _ = fmt.Fprintln(out, "stopping the API, the worker pools and the services")
 		stopComponents()
 		wg.Wait()
 	}
@@ -210,6 +220,14 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	stopAll()
 	return err
+}
+
+// setenv sets a variable the components' configuration is read from.
+func setenv(key, value string) error {
+	if err := os.Setenv(key, value); err != nil {
+		return fmt.Errorf("set %s: %w", key, err)
+	}
+	return nil
 }
 
 // withHint adds to a missing server program that the developer may point the run at a
@@ -234,7 +252,7 @@ func waitReady(ctx context.Context, errc <-chan error, url string, limit time.Du
 		}
 		resp, err := http.Get(url)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status is read
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -247,7 +265,7 @@ func waitReady(ctx context.Context, errc <-chan error, url string, limit time.Du
 }
 
 func printBanner(out io.Writer, uiURL string) {
-	fmt.Fprintf(out, `
+	_, _ = fmt.Fprintf(out, `
 sagaflow is running.
 
   API docs       http://%[1]s/docs        (OpenAPI: http://%[1]s/openapi.json)

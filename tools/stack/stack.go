@@ -71,7 +71,6 @@ type Stack struct {
 	dbAdmin   map[string]string // database name → server-level DSN it lives on
 	dsns      map[string]string
 	ports     map[string]int
-	mu        sync.Mutex
 	procs     map[string]*Proc
 	TempAddr  string
 	APIURL    string
@@ -90,6 +89,8 @@ type Proc struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+	// waitErr is how the last run ended (cmd.Wait's error), set before done is closed.
+	waitErr error
 }
 
 // Start brings the whole system up and waits until every component is ready.
@@ -234,7 +235,7 @@ func (s *Stack) startTemporal(ctx context.Context) error {
 		Stderr:           log,
 	})
 	if err != nil {
-		log.Close()
+		_ = log.Close() // the start's error is the one to report
 		return err
 	}
 	s.temporal = srv
@@ -277,13 +278,13 @@ func (s *Stack) WaitReady(ctx context.Context, name string, limit time.Duration)
 	for {
 		resp, err := http.Get(s.healthURL[name])
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status is read
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
 		}
 		if p := s.procs[name]; p != nil && p.Exited() {
-			return fmt.Errorf("%s exited during start; see %s", name, p.log)
+			return fmt.Errorf("%s exited during start (%s); see %s", name, p.exitStatus(), p.log)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not ready within %s; see %s", name, limit, s.procs[name].log)
@@ -336,13 +337,31 @@ func (p *Proc) Start(binary string) error {
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		log.Close()
+		_ = log.Close() // the start's error is the one to report
 		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); log.Close(); close(done) }()
+	go func() {
+		err := cmd.Wait()
+		// The process wrote the log through its own descriptor; this one has nothing to flush.
+		_ = log.Close()
+		p.mu.Lock()
+		p.waitErr = err
+		p.mu.Unlock()
+		close(done)
+	}()
 	p.cmd, p.done = cmd, done
 	return nil
+}
+
+// exitStatus says how the process ended, once Exited reports it has.
+func (p *Proc) exitStatus() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.waitErr == nil {
+		return "exit status 0"
+	}
+	return p.waitErr.Error()
 }
 
 func closed(c chan struct{}) bool {
@@ -410,7 +429,7 @@ func Build(ctx context.Context, moduleRoot, dir string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/sagaflow")
 	cmd.Dir = moduleRoot
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, msg)
+		return "", fmt.Errorf("go build: %w\n%s", err, msg)
 	}
 	return out, nil
 }
