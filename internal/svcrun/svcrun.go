@@ -1,16 +1,13 @@
-// Package svcrun is what every service process shares: the settings each service reads
-// under its own variable prefix, the HTTP handler around its operations, and Run, which
+// Package svcrun is what every service process shares: the configuration each service
+// reads under its own variable prefix, the HTTP handler around its operations, and Run, which
 // opens and migrates its database, serves it, sweeps its old idempotency records and
 // stops gracefully. A service's config.go, http.go and run.go are thin over it.
 package svcrun
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/go-chi/chi/v5"
@@ -21,49 +18,11 @@ import (
 	"github.com/sagaflow/sagaflow/schema"
 )
 
-// Settings are the settings every service has. Each service's Config reads them from its
-// own variables (<SERVICE>_HTTP_ADDR, ...) and hands them over with its name.
-type Settings struct {
-	// Service names the service: its schema (schema.For) and, upper-cased, the prefix of
-	// its variables in error messages.
-	Service          string
-	HTTPAddr         string
-	DatabaseURL      string
-	DatabaseMaxConns int
-	MigrateOnStart   bool
-	Shutdown         httpserver.ShutdownTiming
-	Retention        idempotency.Retention
-}
-
-// Validate names the first variable whose value cannot work.
-func (s Settings) Validate() error {
-	prefix := strings.ToUpper(s.Service)
-	if _, _, err := net.SplitHostPort(s.HTTPAddr); err != nil {
-		return fmt.Errorf("%s_HTTP_ADDR %q is not host:port: %w", prefix, s.HTTPAddr, err)
-	}
-	if !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "postgresql://") {
-		return fmt.Errorf("%s_DATABASE_URL must be a postgres:// URL", prefix)
-	}
-	if s.DatabaseMaxConns < 1 || s.DatabaseMaxConns > 1000 {
-		return fmt.Errorf("%s_DATABASE_MAX_CONNS must be between 1 and 1000, got %d", prefix, s.DatabaseMaxConns)
-	}
-	if err := s.Retention.Validate(prefix); err != nil {
-		return err
-	}
-	if s.Shutdown.DrainDelay < 0 {
-		return fmt.Errorf("SHUTDOWN_DRAIN_DELAY must not be negative, got %s", s.Shutdown.DrainDelay)
-	}
-	if s.Shutdown.Timeout <= 0 {
-		return fmt.Errorf("SHUTDOWN_TIMEOUT must be positive, got %s", s.Shutdown.Timeout)
-	}
-	return nil
-}
-
 // Run serves a service until ctx is cancelled. It opens the service's database (applying
 // its migrations first when MigrateOnStart is set), builds the HTTP handler over it,
 // sweeps old idempotency records in the background, and on cancellation drains the
 // server, stops the sweep and closes the database, in that order.
-func Run(ctx context.Context, s Settings, logger *slog.Logger, handler func(db *sqlx.DB, ready *httpserver.Readiness) http.Handler) error {
+func Run(ctx context.Context, s Config, logger *slog.Logger, handler func(db *sqlx.DB, ready *httpserver.Readiness) http.Handler) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -81,7 +40,7 @@ func Run(ctx context.Context, s Settings, logger *slog.Logger, handler func(db *
 	swept := make(chan struct{})
 	go func() {
 		defer close(swept)
-		idempotency.RunSweeper(sweepCtx, db, s.Retention, logger)
+		idempotency.RunSweeper(sweepCtx, db, s.retention(), logger)
 	}()
 	// Runs before db.Close: the sweep must not outlive the pool.
 	defer func() {
@@ -90,7 +49,7 @@ func Run(ctx context.Context, s Settings, logger *slog.Logger, handler func(db *
 	}()
 
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})
-	return httpserver.ListenAndServe(ctx, logger, s.HTTPAddr, handler(db, ready), ready, s.Shutdown)
+	return httpserver.ListenAndServe(ctx, logger, s.HTTPAddr, handler(db, ready), ready, s.ShutdownTiming)
 }
 
 // Info identifies a service's API in its OpenAPI document.

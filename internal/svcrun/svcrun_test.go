@@ -19,56 +19,17 @@ import (
 	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
-func validSettings() svcrun.Settings {
-	return svcrun.Settings{
-		Service:          "order",
-		HTTPAddr:         "127.0.0.1:0",
-		DatabaseURL:      "postgres://u@h/db",
-		DatabaseMaxConns: 20,
-		MigrateOnStart:   true,
-		Shutdown:         httpserver.ShutdownTiming{DrainDelay: 0, Timeout: 5 * time.Second},
-		Retention: idempotency.Retention{
-			Keep:     idempotency.DefaultRetention,
-			Interval: idempotency.DefaultSweepInterval,
-			Batch:    idempotency.DefaultSweepBatch,
-		},
-	}
-}
-
-func TestSettingsValidate(t *testing.T) {
-	tests := []struct {
-		name    string
-		mutate  func(*svcrun.Settings)
-		wantErr string // the variable the error must name; "" means valid
-	}{
-		{name: "valid", mutate: func(*svcrun.Settings) {}},
-		{name: "any interface", mutate: func(s *svcrun.Settings) { s.HTTPAddr = ":8081" }},
-		{name: "prefix follows the service", mutate: func(s *svcrun.Settings) { s.Service, s.HTTPAddr = "billing", "" }, wantErr: "BILLING_HTTP_ADDR"},
-		{name: "no port", mutate: func(s *svcrun.Settings) { s.HTTPAddr = "8081" }, wantErr: "ORDER_HTTP_ADDR"},
-		{name: "postgresql scheme", mutate: func(s *svcrun.Settings) { s.DatabaseURL = "postgresql://u@h/db" }},
-		{name: "no database", mutate: func(s *svcrun.Settings) { s.DatabaseURL = "" }, wantErr: "ORDER_DATABASE_URL"},
-		{name: "other database", mutate: func(s *svcrun.Settings) { s.DatabaseURL = "mysql://u@h/db" }, wantErr: "ORDER_DATABASE_URL"},
-		{name: "no connections", mutate: func(s *svcrun.Settings) { s.DatabaseMaxConns = 0 }, wantErr: "ORDER_DATABASE_MAX_CONNS"},
-		{name: "too many connections", mutate: func(s *svcrun.Settings) { s.DatabaseMaxConns = 1001 }, wantErr: "ORDER_DATABASE_MAX_CONNS"},
-		{name: "retention below the floor", mutate: func(s *svcrun.Settings) { s.Retention.Keep = idempotency.MinRetention - time.Second },
-			wantErr: "ORDER_IDEMPOTENCY_RETENTION"},
-		{name: "no sweep interval", mutate: func(s *svcrun.Settings) { s.Retention.Interval = 0 }, wantErr: "ORDER_IDEMPOTENCY_SWEEP_INTERVAL"},
-		{name: "no sweep batch", mutate: func(s *svcrun.Settings) { s.Retention.Batch = 0 }, wantErr: "ORDER_IDEMPOTENCY_SWEEP_BATCH"},
-		{name: "negative drain delay", mutate: func(s *svcrun.Settings) { s.Shutdown.DrainDelay = -time.Second }, wantErr: "SHUTDOWN_DRAIN_DELAY"},
-		{name: "no shutdown time", mutate: func(s *svcrun.Settings) { s.Shutdown.Timeout = 0 }, wantErr: "SHUTDOWN_TIMEOUT"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := validSettings()
-			tc.mutate(&s)
-			err := s.Validate()
-			if tc.wantErr == "" && err != nil {
-				t.Fatalf("refused: %v", err)
-			}
-			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("error = %v, want one naming %s", err, tc.wantErr)
-			}
-		})
+func validConfig() svcrun.Config {
+	return svcrun.Config{
+		Service:                  "order",
+		HTTPAddr:                 "127.0.0.1:0",
+		DatabaseURL:              "postgres://u@h/db",
+		DatabaseMaxConns:         20,
+		MigrateOnStart:           true,
+		IdempotencyRetention:     idempotency.DefaultRetention,
+		IdempotencySweepInterval: idempotency.DefaultSweepInterval,
+		IdempotencySweepBatch:    idempotency.DefaultSweepBatch,
+		ShutdownTiming:           httpserver.ShutdownTiming{DrainDelay: 0, Timeout: 5 * time.Second},
 	}
 }
 
@@ -92,15 +53,15 @@ func freeAddr(t *testing.T) string {
 func TestRun(t *testing.T) {
 	tests := []struct {
 		name    string
-		mutate  func(*svcrun.Settings)
+		mutate  func(*svcrun.Config)
 		wantErr string // "" means the service serves until cancelled
 	}{
-		{name: "serves and stops", mutate: func(*svcrun.Settings) {}},
-		{name: "invalid settings stop it before the database", mutate: func(s *svcrun.Settings) { s.DatabaseURL = "" }, wantErr: "ORDER_DATABASE_URL"},
+		{name: "serves and stops", mutate: func(*svcrun.Config) {}},
+		{name: "invalid settings stop it before the database", mutate: func(s *svcrun.Config) { s.DatabaseURL = "" }, wantErr: "ORDER_DATABASE_URL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := validSettings()
+			s := validConfig()
 			s.DatabaseURL = testenv.Database(t)
 			s.HTTPAddr = freeAddr(t)
 			tc.mutate(&s)

@@ -17,7 +17,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	return svcrun.Run(ctx, cfg.settings(), logger, func(db *sqlx.DB, ready *httpserver.Readiness) http.Handler {
+	return svcrun.Run(ctx, cfg.Config, logger, func(db *sqlx.DB, ready *httpserver.Readiness) http.Handler {
 		return NewHandler(NewService(db, logger), logger, ready)
 	})
 }

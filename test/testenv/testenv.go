@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -134,5 +135,23 @@ func Unsetenv(t testing.TB, key string) {
 	t.Setenv(key, "") // registers the restore
 	if err := os.Unsetenv(key); err != nil {
 		t.Fatalf("testenv: unset %s: %v", key, err)
+	}
+}
+
+// SetOnlyEnv sets each of vars to its value in env for this test, and unsets the ones env
+// does not name (absent, not empty), so a configuration loader sees exactly env.
+func SetOnlyEnv(t testing.TB, vars []string, env map[string]string) {
+	t.Helper()
+	for _, v := range vars {
+		if value, ok := env[v]; ok {
+			t.Setenv(v, value)
+		} else {
+			Unsetenv(t, v)
+		}
+	}
+	for v := range env {
+		if !slices.Contains(vars, v) {
+			t.Fatalf("testenv: %s is set but not in the list of variables to restore", v)
+		}
 	}
 }
