@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -166,5 +167,18 @@ func TestTransport(t *testing.T) {
 	}
 	if len(r.all()) == 0 {
 		t.Error("null items not reported")
+	}
+}
+
+// TestProductionDoesNotImportTheValidator: the validator is for tests only.
+func TestProductionDoesNotImportTheValidator(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/sagaflow/sagaflow/cmd/sagaflow").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for dep := range strings.SplitSeq(string(out), "\n") {
+		if strings.HasPrefix(dep, "github.com/getkin/kin-openapi") || dep == "github.com/sagaflow/sagaflow/test/contract" {
+			t.Errorf("the sagaflow binary depends on %s", dep)
+		}
 	}
 }
