@@ -1,9 +1,14 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +16,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/sagaflow/sagaflow/api"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -192,5 +199,41 @@ func TestPreferWaitIsCapped(t *testing.T) {
 		if got := r.header.Get("Preference-Applied"); got != "wait=1" {
 			t.Errorf("wait=%s: Preference-Applied %q, want wait=1", wait, got)
 		}
+	}
+}
+
+// TestBodyReadTimeoutIs408: a body that stops arriving is answered 408 with its problem,
+// as every body operation declares.
+func TestBodyReadTimeoutIs408(t *testing.T) {
+	h := newHarness(t)
+	srv := api.New(api.Deps{Temporal: h.temporal, Redis: h.redis, Orders: h.orders, Inventory: h.inventory}, h.cfg, logging.Discard())
+	ts := httptest.NewUnstartedServer(contract.MustFor(t, "public").Handler(t, api.NewHandler(srv, nil)))
+	ts.Config.ReadTimeout = 300 * time.Millisecond
+	ts.Start()
+	t.Cleanup(ts.Close)
+
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	partial := `{"customer_id":"c-1",`
+	if _, err := fmt.Fprintf(conn, "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: slow-%s\r\nContent-Length: 200\r\n\r\n%s",
+		h.prefix, partial); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{status: resp.StatusCode, header: resp.Header, body: raw}
+	if r.status != http.StatusRequestTimeout {
+		t.Fatalf("status %d, want 408: %s", r.status, raw)
+	}
+	if got := r.problemType(t); got != "/problems/request-timeout" {
+		t.Errorf("type %q, want /problems/request-timeout", got)
 	}
 }
