@@ -121,10 +121,12 @@ func describeProblems(oapi *huma.OpenAPI) {
 	t := s.Properties["type"]
 	t.Format = "uri-reference"
 	t.Pattern = problem.TypePattern
+	for _, code := range problem.Codes() {
+		t.Enum = append(t.Enum, problem.TypePrefix+code)
+	}
 	t.Default = nil
 	t.Examples = []any{problem.TypePrefix + problem.CodeNotFound}
-	t.Description = "The problem's kind: a URI reference, relative to the answering server, ending with a stable code " +
-		"(for example validation, not-found, conflict, rate-limited, unavailable)."
+	t.Description = "The problem's kind: a URI reference, relative to the answering server, ending with a stable code."
 	s.Properties["instance"].Format = "uri-reference"
 }
 

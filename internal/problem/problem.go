@@ -56,6 +56,19 @@ const (
 	CodeUnsupportedMediaType = "unsupported-media-type"
 )
 
+// Codes lists every code a sagaflow problem can carry: the documents declare the type as
+// one of them.
+func Codes() []string {
+	return []string{
+		CodeValidation, CodeNotFound, CodeConflict, CodeIdempotencyReused, CodeInFlight, CodeRateLimited,
+		CodeInternal, CodeUnavailable,
+		CodeUnknownSKU, CodeOutOfStock, CodeMixedCurrency, CodeAmountOverflow, CodeAlreadyReleased, CodeAlreadyCommitted,
+		CodeCardDeclined, CodeInsufficientFunds, CodePaymentVoided, CodePaymentCaptured,
+		CodeInvalidTransition, CodeRequestTimeout,
+		CodeMethodNotAllowed, CodeNotAcceptable, CodeBodyTooLarge, CodeUnsupportedMediaType,
+	}
+}
+
 // CodeForStatus is the code of a problem that was raised without one (Huma's own refusals:
 // a body that does not decode or fails the schema (400 and 422 are "validation"), is too
 // large or of another media type).

@@ -17,6 +17,90 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ErrorModelType.
+const (
+	ProblemsamountOverflow       ErrorModelType = "/problems/amount-overflow"
+	ProblemsbodyTooLarge         ErrorModelType = "/problems/body-too-large"
+	ProblemscardDeclined         ErrorModelType = "/problems/card-declined"
+	Problemsconflict             ErrorModelType = "/problems/conflict"
+	ProblemsidempotencyKeyReused ErrorModelType = "/problems/idempotency-key-reused"
+	ProblemsinsufficientFunds    ErrorModelType = "/problems/insufficient-funds"
+	Problemsinternal             ErrorModelType = "/problems/internal"
+	ProblemsinvalidTransition    ErrorModelType = "/problems/invalid-transition"
+	ProblemsmethodNotAllowed     ErrorModelType = "/problems/method-not-allowed"
+	ProblemsmixedCurrency        ErrorModelType = "/problems/mixed-currency"
+	ProblemsnotAcceptable        ErrorModelType = "/problems/not-acceptable"
+	ProblemsnotFound             ErrorModelType = "/problems/not-found"
+	ProblemsoutOfStock           ErrorModelType = "/problems/out-of-stock"
+	ProblemspaymentCaptured      ErrorModelType = "/problems/payment-captured"
+	ProblemspaymentVoided        ErrorModelType = "/problems/payment-voided"
+	ProblemsrateLimited          ErrorModelType = "/problems/rate-limited"
+	ProblemsrequestInFlight      ErrorModelType = "/problems/request-in-flight"
+	ProblemsrequestTimeout       ErrorModelType = "/problems/request-timeout"
+	ProblemsreservationCommitted ErrorModelType = "/problems/reservation-committed"
+	ProblemsreservationReleased  ErrorModelType = "/problems/reservation-released"
+	Problemsunavailable          ErrorModelType = "/problems/unavailable"
+	ProblemsunknownSku           ErrorModelType = "/problems/unknown-sku"
+	ProblemsunsupportedMediaType ErrorModelType = "/problems/unsupported-media-type"
+	Problemsvalidation           ErrorModelType = "/problems/validation"
+)
+
+// Valid indicates whether the value is a known member of the ErrorModelType enum.
+func (e ErrorModelType) Valid() bool {
+	switch e {
+	case ProblemsamountOverflow:
+		return true
+	case ProblemsbodyTooLarge:
+		return true
+	case ProblemscardDeclined:
+		return true
+	case Problemsconflict:
+		return true
+	case ProblemsidempotencyKeyReused:
+		return true
+	case ProblemsinsufficientFunds:
+		return true
+	case Problemsinternal:
+		return true
+	case ProblemsinvalidTransition:
+		return true
+	case ProblemsmethodNotAllowed:
+		return true
+	case ProblemsmixedCurrency:
+		return true
+	case ProblemsnotAcceptable:
+		return true
+	case ProblemsnotFound:
+		return true
+	case ProblemsoutOfStock:
+		return true
+	case ProblemspaymentCaptured:
+		return true
+	case ProblemspaymentVoided:
+		return true
+	case ProblemsrateLimited:
+		return true
+	case ProblemsrequestInFlight:
+		return true
+	case ProblemsrequestTimeout:
+		return true
+	case ProblemsreservationCommitted:
+		return true
+	case ProblemsreservationReleased:
+		return true
+	case Problemsunavailable:
+		return true
+	case ProblemsunknownSku:
+		return true
+	case ProblemsunsupportedMediaType:
+		return true
+	case Problemsvalidation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OrderStatus.
 const (
 	OrderStatusAUTHORIZED         OrderStatus = "AUTHORIZED"
@@ -268,11 +352,16 @@ type ErrorModel struct {
 	// Example: Bad Request
 	Title string `json:"title"`
 
-	// Type The problem's kind: a URI reference, relative to the answering server, ending with a stable code (for example validation, not-found, conflict, rate-limited, unavailable).
+	// Type The problem's kind: a URI reference, relative to the answering server, ending with a stable code.
 	//
 	// Example: /problems/not-found
-	Type string `json:"type"`
+	Type ErrorModelType `json:"type"`
 }
+
+// ErrorModelType The problem's kind: a URI reference, relative to the answering server, ending with a stable code.
+//
+// Example: /problems/not-found
+type ErrorModelType string
 
 // Links defines model for Links.
 type Links struct {
