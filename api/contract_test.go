@@ -93,7 +93,7 @@ func TestBodyMediaType(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusAccepted {
 				h.terminateLater(api.OrderIDForKey(key))
 			}
@@ -216,7 +216,7 @@ func TestBodyReadTimeoutIs408(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	partial := `{"customer_id":"c-1",`
 	if _, err := fmt.Fprintf(conn, "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: slow-%s\r\nContent-Length: 200\r\n\r\n%s",
@@ -227,7 +227,7 @@ func TestBodyReadTimeoutIs408(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, header: resp.Header, body: raw}
 	if r.status != http.StatusRequestTimeout {
