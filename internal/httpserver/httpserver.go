@@ -112,8 +112,8 @@ func errorSchema(oapi *huma.OpenAPI) *huma.Schema {
 }
 
 // describeProblems registers the problem schema before any operation does and makes it say
-// what sagaflow sends: type, title and status are always present, and type is a relative
-// reference /problems/<code>.
+// what sagaflow sends: type, title, status and detail are always present, and type is a
+// relative reference /problems/<code> with one of the known codes.
 func describeProblems(oapi *huma.OpenAPI) {
 	errorSchema(oapi)
 	s := oapi.Components.Schemas.Map()["ErrorModel"]
@@ -147,11 +147,11 @@ func declareRefusals(oapi *huma.OpenAPI, op *huma.Operation) {
 		}
 	}
 	delete(op.Responses, "default")
-	add(http.StatusBadRequest, "Bad Request: a malformed URL, query string or body")
+	add(http.StatusBadRequest, "Bad Request: a malformed URL, query string or body, or a repeated query parameter")
 	if op.RequestBody != nil {
 		add(http.StatusRequestTimeout, "Request Timeout: the body did not arrive in time")
 		add(http.StatusRequestEntityTooLarge, "Content Too Large: the body is over the operation's limit")
-		add(http.StatusUnsupportedMediaType, "Unsupported Media Type: a body must be sent as application/json")
+		add(http.StatusUnsupportedMediaType, "Unsupported Media Type: a body must be sent as application/json (charset, if given, utf-8)")
 	}
 	if op.RequestBody != nil || len(op.Parameters) > 0 {
 		add(http.StatusUnprocessableEntity, "Unprocessable Entity")
