@@ -13,6 +13,7 @@ import (
 	inventoryclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/test/badinput"
+	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/test/testenv"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/workflows"
@@ -35,8 +36,11 @@ func FuzzPlaceOrderBody(f *testing.F) {
 		Orders:    orderclient.New(unreachable, nil, time.Second),
 		Inventory: inventoryclient.New(unreachable, nil, time.Second),
 	}, cfg, logging.Discard())
-	handler := api.NewHandler(srv, nil)
+	apiHandler := api.NewHandler(srv, nil)
+	checker := contract.MustFor(f, "public")
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
+		// Every exchange is held to the committed document.
+		handler := checker.HandlerFunc(func(err error) { t.Fatalf("body %q key %q: %v", body, key, err) }, apiHandler)
 		req := httptest.NewRequest(http.MethodPost, "/orders", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)

@@ -21,6 +21,7 @@ import (
 	inventoryclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	"github.com/sagaflow/sagaflow/services/order"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
+	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/test/testenv"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/workflows"
@@ -72,10 +73,12 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	orderURL, inventoryURL := "http://127.0.0.1:1", "http://127.0.0.1:1"
 	if o.services {
 		_, odb := testenv.ServiceDatabase(t, "order")
-		osrv := httptest.NewServer(order.NewHandler(order.NewService(odb, logging.Discard()), logging.Discard(), nil))
+		osrv := httptest.NewServer(contract.MustFor(t, "order").Handler(t,
+			order.NewHandler(order.NewService(odb, logging.Discard()), logging.Discard(), nil)))
 		t.Cleanup(osrv.Close)
 		_, idb := testenv.ServiceDatabase(t, "inventory")
-		isrv := httptest.NewServer(inventory.NewHandler(inventory.NewService(idb, logging.Discard()), logging.Discard(), nil))
+		isrv := httptest.NewServer(contract.MustFor(t, "inventory").Handler(t,
+			inventory.NewHandler(inventory.NewService(idb, logging.Discard()), logging.Discard(), nil)))
 		t.Cleanup(isrv.Close)
 		orderURL, inventoryURL = osrv.URL, isrv.URL
 	}
@@ -99,7 +102,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		rdb = o.redis
 	}
 	srv := api.New(api.Deps{Temporal: h.temporal, Redis: rdb, Orders: h.orders, Inventory: h.inventory}, h.cfg, logging.Discard())
-	ts := httptest.NewServer(api.NewHandler(srv, nil))
+	// Every request and answer is held to the committed document.
+	ts := httptest.NewServer(contract.MustFor(t, "public").Handler(t, api.NewHandler(srv, nil)))
 	t.Cleanup(ts.Close)
 	h.url = ts.URL
 	return h

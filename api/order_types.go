@@ -77,7 +77,7 @@ type Order struct {
 	Currency      string             `json:"currency,omitempty" doc:"ISO 4217 code"`
 	FailureReason string             `json:"failure_reason,omitempty"`
 	History       []StatusChange     `json:"history,omitempty"`
-	Saga          *SagaState         `json:"saga,omitempty" doc:"The saga's live state, when it can be read"`
+	Saga          *SagaState         `json:"saga,omitempty"` // absent when the saga's state cannot be read
 	CreatedAt     *time.Time         `json:"created_at,omitempty"`
 	UpdatedAt     *time.Time         `json:"updated_at,omitempty"`
 	Links         Links              `json:"links"`
@@ -91,7 +91,7 @@ type OrderPage struct {
 
 type placeOrderInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" required:"true" minLength:"1" maxLength:"255" pattern:"^[!-~]+$" doc:"Unique per order attempt; the order id is derived from it. Repeat it with the same body to retry safely."`
-	Prefer         string `header:"Prefer" maxLength:"200" doc:"RFC 7240. wait=N waits up to N seconds (capped by the server) for the order's final state."`
+	Prefer         string `header:"Prefer" maxLength:"200" doc:"RFC 7240. wait=N waits up to N seconds for the order's final state; any N above the server's limit (however large) waits that limit. Other preferences are ignored."`
 	Body           PlaceOrderRequest
 }
 

@@ -35,13 +35,19 @@ func (s *Server) registerOrders(api huma.API) {
 		Errors: []int{http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity,
 			http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.placeOrder)
+	// Both answers carry the order's URL and say whether they were replayed.
+	for _, status := range []string{"200", "202"} {
+		api.OpenAPI().Paths["/orders"].Post.Responses[status].Headers = placedHeaders()
+	}
 	huma.Register(api, huma.Operation{
 		OperationID: "get-order",
 		Method:      http.MethodGet,
 		Path:        "/orders/{order_id}",
 		Summary:     "Get an order with its lines, history and saga state",
-		Tags:        []string{tagOrders},
-		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+		Description: "An order the saga refused before recording it (FAILED) is answered from the saga alone: it has no lines or " +
+			"history and is not listed by GET /orders. saga is absent when the saga's live state cannot be read.",
+		Tags:   []string{tagOrders},
+		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, s.getOrder)
 	huma.Register(api, huma.Operation{
 		OperationID: "list-orders",
@@ -54,6 +60,25 @@ func (s *Server) registerOrders(api huma.API) {
 }
 
 func orderLocation(id string) string { return "/orders/" + id }
+
+// placedHeaders are the headers of place-order's answers.
+func placedHeaders() map[string]*huma.Param {
+	return map[string]*huma.Param{
+		"Location": {
+			Description: "The order's URL",
+			Required:    true,
+			Schema:      &huma.Schema{Type: huma.TypeString, Format: "uri-reference", Pattern: "^/orders/[A-Za-z0-9_-]+$"},
+		},
+		"Idempotent-Replayed": {
+			Description: "Present (true) when this is the stored answer to an earlier request with the same key",
+			Schema:      &huma.Schema{Type: huma.TypeString, Enum: []any{"true"}},
+		},
+		"Preference-Applied": {
+			Description: "RFC 7240: the wait the answer applied, in seconds",
+			Schema:      &huma.Schema{Type: huma.TypeString, Pattern: "^wait=[0-9]+$"},
+		},
+	}
+}
 
 func (s *Server) getOrder(ctx context.Context, in *getOrderInput) (*orderOutput, error) {
 	o, err := s.deps.Orders.Get(ctx, in.OrderID)

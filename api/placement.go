@@ -231,14 +231,16 @@ func preferredWait(header string, limit time.Duration) time.Duration {
 		if i := strings.IndexByte(value, ';'); i >= 0 {
 			value = value[:i]
 		}
-		n, err := strconv.Atoi(value)
-		if err != nil || n <= 0 {
+		// A number of seconds past what the server waits (however many digits) is capped
+		// like any other; what is not a positive whole number is not a wait.
+		if value == "" || strings.Trim(value, "0123456789") != "" {
 			return 0
 		}
-		if d := time.Duration(n) * time.Second; d < limit {
-			return d
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil || n > int64(limit/time.Second) {
+			return limit.Truncate(time.Second)
 		}
-		return limit.Truncate(time.Second)
+		return time.Duration(n) * time.Second
 	}
 	return 0
 }

@@ -33,7 +33,10 @@ const (
 		"Every POST takes an `Idempotency-Key` header: repeating a request with the same key and body replays the first answer " +
 		"(with `Idempotent-Replayed: true`); the same key with another body is refused with 422; a repeat while the first is still " +
 		"running gets 409 with `Retry-After`. Requests are rate limited per client IP address; over the limit the answer is 429 " +
-		"with `Retry-After` and `RateLimit-*` headers. Errors are RFC 9457 problem documents whose `type` ends with a stable code."
+		"with `Retry-After` and `RateLimit-*` headers. Errors are RFC 9457 problem documents whose `type` (a reference such as `/problems/not-found`) ends with a stable code.\n\n" +
+		"Request bodies are `application/json` (UTF-8; a body without that media type is refused with 415) whose member names are " +
+		"spelled exactly as documented; lists are never null. A query parameter appears at most once (400 otherwise). " +
+		"Every GET also answers HEAD, and a method a resource does not support gets 405 with `Allow`."
 	tagOrders   = "orders"
 	tagProducts = "products"
 )
@@ -86,6 +89,32 @@ func (s *Server) Register(api huma.API) {
 	s.registerOrders(api)
 	s.registerSignals(api)
 	s.registerProducts(api)
+	declareRateLimitHeaders(api.OpenAPI())
+}
+
+// declareRateLimitHeaders declares on every answer the headers the rate limiter sets on
+// every answer while limiting is on.
+func declareRateLimitHeaders(oapi *huma.OpenAPI) {
+	headers := map[string]string{
+		"RateLimit-Limit":     "Requests the client may make in a burst (while rate limiting is on)",
+		"RateLimit-Remaining": "Requests left in the client's current burst",
+		"RateLimit-Reset":     "Seconds until the client's burst is whole again",
+	}
+	for _, item := range oapi.Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+			if op == nil {
+				continue
+			}
+			for _, r := range op.Responses {
+				if r.Headers == nil {
+					r.Headers = map[string]*huma.Param{}
+				}
+				for name, description := range headers {
+					r.Headers[name] = &huma.Param{Description: description, Schema: &huma.Schema{Type: huma.TypeInteger, Minimum: new(0.0)}}
+				}
+			}
+		}
+	}
 }
 
 // NewHandler builds the API's HTTP handler: operations, OpenAPI document and docs, and

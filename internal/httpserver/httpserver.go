@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humachi"
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/sagaflow/sagaflow/internal/problem"
 	"github.com/sagaflow/sagaflow/internal/requestid"
@@ -27,14 +31,42 @@ import (
 // middleware is installed before Huma is attached, as Huma requires.
 func NewRouter(logger *slog.Logger) *chi.Mux {
 	r := chi.NewRouter()
-	r.Use(withRequestID, accessLog(logger), recoverer(logger), cleanURL)
+	// HEAD is answered wherever GET is (RFC 9110, section 9.3.2), without the body.
+	r.Use(withRequestID, accessLog(logger), recoverer(logger), cleanURL, normalizeContentType, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, problem.New(http.StatusNotFound, problem.CodeNotFound, "no such resource"))
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		writeProblem(w, problem.New(http.StatusMethodNotAllowed, problem.CodeValidation, "method not allowed on this resource"))
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		// RFC 9110, section 15.5.6: a 405 lists the methods the resource supports.
+		w.Header().Set("Allow", strings.Join(allowedMethods(req), ", "))
+		writeProblem(w, problem.New(http.StatusMethodNotAllowed, problem.CodeMethodNotAllowed,
+			"method "+req.Method+" is not allowed on this resource"))
 	})
 	return r
+}
+
+// allowedMethods lists the methods the request's path has routes for, with HEAD wherever
+// GET is.
+func allowedMethods(req *http.Request) []string {
+	rctx := chi.RouteContext(req.Context())
+	if rctx == nil || rctx.Routes == nil {
+		return nil
+	}
+	path := req.URL.RawPath
+	if path == "" {
+		path = req.URL.Path
+	}
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		match := rctx.Routes.Match(chi.NewRouteContext(), m, path)
+		if m == http.MethodHead {
+			match = match || rctx.Routes.Match(chi.NewRouteContext(), http.MethodGet, path)
+		}
+		if match {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 // NewAPI attaches a Huma API to r, serving OpenAPI 3.1 at /openapi.json (and .yaml) and
@@ -47,9 +79,100 @@ func NewAPI(r chi.Router, title, version, description string) huma.API {
 	// No $schema links in bodies: clients get plain documents that match the spec.
 	cfg.CreateHooks = nil
 	cfg.Formats = map[string]huma.Format{"application/json": strictJSON(), "json": strictJSON()}
+	// Every problem carries its code, Huma's own refusals included.
+	cfg.Transformers = append(cfg.Transformers, stampProblemType)
 	api := humachi.New(r, cfg)
+	describeProblems(api.OpenAPI())
+	api.OpenAPI().OnAddOperation = append(api.OpenAPI().OnAddOperation, declareRefusals)
 	api.UseMiddleware(readBodyFirst)
 	return api
+}
+
+func init() {
+	// Arrays are never null: a client sending "lines": null is refused, and the documents
+	// do not tell generated clients that null is a list.
+	huma.DefaultArrayNullable = false
+	// Member names match exactly, as the schemas' additionalProperties: false says:
+	// "Customer_Id" is an unknown member, not customer_id.
+	huma.ValidateStrictCasing = true
+}
+
+// stampProblemType gives a problem without a type (Huma's validation, decoding, size and
+// media type refusals) the type of its status's code.
+func stampProblemType(_ huma.Context, _ string, v any) (any, error) {
+	if m, ok := v.(*huma.ErrorModel); ok && m.Type == "" {
+		m.Type = problem.TypePrefix + problem.CodeForStatus(m.Status)
+	}
+	return v, nil
+}
+
+// errorSchema registers the problem schema and returns a reference to it.
+func errorSchema(oapi *huma.OpenAPI) *huma.Schema {
+	return oapi.Components.Schemas.Schema(reflect.TypeFor[huma.ErrorModel](), true, "ErrorModel")
+}
+
+// describeProblems registers the problem schema before any operation does and makes it say
+// what sagaflow sends: type, title, status and detail are always present, and type is a
+// relative reference /problems/<code> with one of the known codes.
+func describeProblems(oapi *huma.OpenAPI) {
+	errorSchema(oapi)
+	s := oapi.Components.Schemas.Map()["ErrorModel"]
+	s.Required = []string{"type", "title", "status", "detail"}
+	t := s.Properties["type"]
+	t.Format = "uri-reference"
+	t.Pattern = problem.TypePattern
+	for _, code := range problem.Codes() {
+		t.Enum = append(t.Enum, problem.TypePrefix+code)
+	}
+	t.Default = nil
+	t.Examples = []any{problem.TypePrefix + problem.CodeNotFound}
+	t.Description = "The problem's kind: a URI reference, relative to the answering server, ending with a stable code."
+	s.Properties["instance"].Format = "uri-reference"
+}
+
+// declareRefusals declares on every operation the answers the platform gives before or
+// around the handler: 400 (cleanURL, a body that does not decode), 408, 413 and 415 (the
+// body), 422 (parameters and body fail their schemas) and 500. An operation declaring no
+// errors of its own loses Huma's catch-all "default" answer, so undeclared statuses show.
+func declareRefusals(oapi *huma.OpenAPI, op *huma.Operation) {
+	ref := errorSchema(oapi)
+	add := func(status int, description string) {
+		key := strconv.Itoa(status)
+		if op.Responses[key] != nil {
+			return
+		}
+		op.Responses[key] = &huma.Response{
+			Description: description,
+			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: ref}},
+		}
+	}
+	delete(op.Responses, "default")
+	add(http.StatusBadRequest, "Bad Request: a malformed URL, query string or body, or a repeated query parameter")
+	if op.RequestBody != nil {
+		add(http.StatusRequestTimeout, "Request Timeout: the body did not arrive in time")
+		add(http.StatusRequestEntityTooLarge, "Content Too Large: the body is over the operation's limit")
+		add(http.StatusUnsupportedMediaType, "Unsupported Media Type: a body must be sent as application/json (charset, if given, utf-8)")
+	}
+	if op.RequestBody != nil || len(op.Parameters) > 0 {
+		add(http.StatusUnprocessableEntity, "Unprocessable Entity")
+	}
+	add(http.StatusInternalServerError, "Internal Server Error")
+	retryAfter := map[string]string{
+		"409": "Seconds to wait before retrying, when the same request is still in flight",
+		"429": "Seconds until the rate limit admits a request",
+		"503": "Seconds to wait before retrying",
+	}
+	for status, description := range retryAfter {
+		if r := op.Responses[status]; r != nil {
+			if r.Headers == nil {
+				r.Headers = map[string]*huma.Param{}
+			}
+			r.Headers["Retry-After"] = &huma.Param{
+				Description: description,
+				Schema:      &huma.Schema{Type: huma.TypeInteger, Minimum: new(0.0)},
+			}
+		}
+	}
 }
 
 func withRequestID(next http.Handler) http.Handler {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -43,6 +44,13 @@ func cleanURL(next http.Handler) http.Handler {
 			return
 		}
 		for name, values := range query {
+			if len(values) > 1 && cleanText(name) {
+				// No sagaflow parameter takes a list: a repeat would silently drop values.
+				writeProblem(w, problem.New(http.StatusBadRequest, problem.CodeValidation,
+					"query parameter "+name+" appears more than once",
+					&huma.ErrorDetail{Location: "query." + name, Message: "repeated query parameter"}))
+				return
+			}
 			bad := !cleanText(name)
 			for _, v := range values {
 				bad = bad || !cleanText(v)
@@ -56,6 +64,21 @@ func cleanURL(next http.Handler) http.Handler {
 					"a query parameter holds control characters or invalid UTF-8",
 					&huma.ErrorDetail{Location: location, Message: "control characters or invalid UTF-8"}))
 				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// normalizeContentType writes a request's media type in lower case (media types are
+// case-insensitive, RFC 9110, section 8.3.1), so Application/JSON finds the JSON format.
+func normalizeContentType(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			if mediaType, params, err := mime.ParseMediaType(ct); err == nil {
+				if normal := mime.FormatMediaType(mediaType, params); normal != "" {
+					r.Header.Set("Content-Type", normal)
+				}
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -205,10 +228,43 @@ func readBodyFirst(ctx huma.Context, next func(huma.Context)) {
 		if errors.As(err, &netErr) && netErr.Timeout() {
 			p = problem.New(http.StatusRequestTimeout, problem.CodeRequestTimeout, "the request body did not arrive in time")
 		}
-		ctx.SetHeader("Content-Type", "application/problem+json")
-		ctx.SetStatus(p.Status)
-		_ = json.NewEncoder(ctx.BodyWriter()).Encode(p)
+		writeContextProblem(ctx, p)
 		return
 	}
+	// A body at the limit is refused as too large by Huma; any other body must say it is JSON.
+	if buf.Len() > 0 && int64(buf.Len()) < op.MaxBodyBytes {
+		if err := checkJSONMediaType(ctx.Header("Content-Type")); err != nil {
+			writeContextProblem(ctx, problem.New(http.StatusUnsupportedMediaType, problem.CodeUnsupportedMediaType, err.Error(),
+				&huma.ErrorDetail{Location: "header.Content-Type", Message: err.Error(), Value: ctx.Header("Content-Type")}))
+			return
+		}
+	}
 	next(bodyContext{innerContext: ctx, body: &buf})
+}
+
+func writeContextProblem(ctx huma.Context, p *huma.ErrorModel) {
+	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetStatus(p.Status)
+	_ = json.NewEncoder(ctx.BodyWriter()).Encode(p)
+}
+
+// checkJSONMediaType accepts the one media type every operation declares for its body:
+// application/json, with no parameter but charset=utf-8 (RFC 8259 JSON is UTF-8). A body
+// without a Content-Type is refused rather than guessed at, and so are other JSON-based
+// types such as application/merge-patch+json: the operations take whole documents, whose
+// meaning a merge patch would change.
+func checkJSONMediaType(header string) error {
+	if header == "" {
+		return errors.New("a request body needs Content-Type: application/json")
+	}
+	mediaType, params, err := mime.ParseMediaType(header)
+	if err != nil || mediaType != "application/json" {
+		return errors.New("the request body must be application/json")
+	}
+	for name, value := range params {
+		if name != "charset" || !strings.EqualFold(value, "utf-8") {
+			return errors.New("application/json takes no parameter but charset=utf-8")
+		}
+	}
+	return nil
 }

@@ -13,8 +13,13 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 )
 
-// TypePrefix starts the type URI of every sagaflow problem.
+// TypePrefix starts the type of every sagaflow problem: a relative URI reference
+// (RFC 3986, section 4.2), resolved against the answering server, declared in the OpenAPI
+// documents as format uri-reference with the pattern TypePattern.
 const TypePrefix = "/problems/"
+
+// TypePattern is the form of every problem type: TypePrefix and a code.
+const TypePattern = "^/problems/[a-z][a-z0-9-]*$"
 
 // Codes shared across service boundaries. Business codes are final: retrying the
 // same request cannot change the answer.
@@ -43,7 +48,56 @@ const (
 	CodeInvalidTransition = "invalid-transition"
 
 	CodeRequestTimeout = "request-timeout"
+
+	// Protocol refusals: how the request was sent, not what it asked for.
+	CodeMethodNotAllowed     = "method-not-allowed"
+	CodeNotAcceptable        = "not-acceptable"
+	CodeBodyTooLarge         = "body-too-large"
+	CodeUnsupportedMediaType = "unsupported-media-type"
 )
+
+// Codes lists every code a sagaflow problem can carry: the documents declare the type as
+// one of them.
+func Codes() []string {
+	return []string{
+		CodeValidation, CodeNotFound, CodeConflict, CodeIdempotencyReused, CodeInFlight, CodeRateLimited,
+		CodeInternal, CodeUnavailable,
+		CodeUnknownSKU, CodeOutOfStock, CodeMixedCurrency, CodeAmountOverflow, CodeAlreadyReleased, CodeAlreadyCommitted,
+		CodeCardDeclined, CodeInsufficientFunds, CodePaymentVoided, CodePaymentCaptured,
+		CodeInvalidTransition, CodeRequestTimeout,
+		CodeMethodNotAllowed, CodeNotAcceptable, CodeBodyTooLarge, CodeUnsupportedMediaType,
+	}
+}
+
+// CodeForStatus is the code of a problem that was raised without one (Huma's own refusals:
+// a body that does not decode or fails the schema (400 and 422 are "validation"), is too
+// large or of another media type).
+func CodeForStatus(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusMethodNotAllowed:
+		return CodeMethodNotAllowed
+	case http.StatusNotAcceptable:
+		return CodeNotAcceptable
+	case http.StatusRequestTimeout:
+		return CodeRequestTimeout
+	case http.StatusConflict:
+		return CodeConflict
+	case http.StatusRequestEntityTooLarge:
+		return CodeBodyTooLarge
+	case http.StatusUnsupportedMediaType:
+		return CodeUnsupportedMediaType
+	case http.StatusTooManyRequests:
+		return CodeRateLimited
+	case http.StatusServiceUnavailable:
+		return CodeUnavailable
+	}
+	if status >= 500 {
+		return CodeInternal
+	}
+	return CodeValidation
+}
 
 // New returns a problem with the given status, code and human detail.
 // Each ErrorDetail names one offending field or value (for example a SKU).

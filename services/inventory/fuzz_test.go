@@ -37,7 +37,7 @@ func FuzzReserve(f *testing.F) {
 	handler := inventory.NewHandler(svc, logging.Discard(), nil)
 	rows := badinput.RowCounter(db, `SELECT (SELECT count(*) FROM reservations) + (SELECT count(*) FROM reservation_lines) + (SELECT count(*) FROM stock_movements)`)
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
-		code := badinput.FuzzPost(t, handler, "/reservations", body, key, rows)
+		code := badinput.FuzzPost(t, "inventory", handler, "/reservations", body, key, rows)
 		if code >= 300 {
 			return
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	"github.com/sagaflow/sagaflow/services/inventory/client"
+	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
@@ -58,7 +59,8 @@ func newEnv(t *testing.T) *env {
 	logger := logging.New(logs, "debug", "inventory")
 	svc := inventory.NewService(db, logger)
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})
-	srv := httptest.NewServer(inventory.NewHandler(svc, logger, ready))
+	// Every request and answer is held to the committed document.
+	srv := httptest.NewServer(contract.MustFor(t, "inventory").Handler(t, inventory.NewHandler(svc, logger, ready)))
 	t.Cleanup(srv.Close)
 	return &env{
 		t:      t,

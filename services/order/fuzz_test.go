@@ -17,6 +17,6 @@ func FuzzCreateOrder(f *testing.F) {
 	handler := order.NewHandler(order.NewService(db, logging.Discard()), logging.Discard(), nil)
 	rows := badinput.RowCounter(db, `SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM order_lines) + (SELECT count(*) FROM order_status_history)`)
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
-		badinput.FuzzPost(t, handler, "/orders", body, key, rows)
+		badinput.FuzzPost(t, "order", handler, "/orders", body, key, rows)
 	})
 }

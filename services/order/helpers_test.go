@@ -20,6 +20,7 @@ import (
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 	"github.com/sagaflow/sagaflow/services/order"
 	"github.com/sagaflow/sagaflow/services/order/client"
+	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
@@ -56,7 +57,8 @@ func newEnv(t *testing.T) *env {
 	_, db := testenv.ServiceDatabase(t, "order")
 	logs := &syncBuffer{}
 	logger := logging.New(logs, "info", "order")
-	srv := httptest.NewServer(order.NewHandler(order.NewService(db, logger), logger, nil))
+	// Every request and answer is held to the committed document.
+	srv := httptest.NewServer(contract.MustFor(t, "order").Handler(t, order.NewHandler(order.NewService(db, logger), logger, nil)))
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, url: srv.URL, c: client.New(srv.URL, srv.Client(), 10*time.Second), logs: logs}
 }

@@ -18,7 +18,7 @@ func FuzzAuthorize(f *testing.F) {
 	handler := payment.NewHandler(payment.NewService(db, logging.Discard(), payment.NewTestProcessor(0)), logging.Discard(), nil)
 	rows := badinput.RowCounter(db, `SELECT (SELECT count(*) FROM payments) + (SELECT count(*) FROM ledger)`)
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
-		code := badinput.FuzzPost(t, handler, "/payments", body, key, rows)
+		code := badinput.FuzzPost(t, "payment", handler, "/payments", body, key, rows)
 		if code >= 300 {
 			return
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 	"github.com/sagaflow/sagaflow/services/payment"
 	"github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
@@ -54,7 +55,8 @@ func newEnv(t *testing.T, latency time.Duration) *env {
 	logger := logging.New(logs, "debug", "payment")
 	svc := payment.NewService(db, logger, payment.NewTestProcessor(latency))
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})
-	srv := httptest.NewServer(payment.NewHandler(svc, logger, ready))
+	// Every request and answer is held to the committed document.
+	srv := httptest.NewServer(contract.MustFor(t, "payment").Handler(t, payment.NewHandler(svc, logger, ready)))
 	t.Cleanup(srv.Close)
 	return &env{db: db, url: srv.URL, c: client.New(srv.URL, srv.Client(), 15*time.Second), logs: logs}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/sagaflow/sagaflow/internal/problem"
 )
 
 // Targets of the suite.
@@ -216,10 +218,34 @@ func bodyCases(e endpoint) []badCase {
 	}
 	out = append(out, c("empty object", []byte("{}"), e.emptyObject))
 
-	for _, ct := range []string{"text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"} {
+	// A body is JSON only when it says so: application/json, charset (if any) UTF-8.
+	for _, ct := range []string{"text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+		"", "application/json; charset=iso-8859-1", "application/merge-patch+json", "application/json-patch+json"} {
 		bc := c("content type "+ct, []byte(e.valid), http.StatusUnsupportedMediaType)
+		if ct == "" {
+			bc.name = e.name + "/no content type"
+		}
 		bc.header = defaultHeader(e.key)
 		bc.header.Set("Content-Type", ct)
+		if ct == "" {
+			bc.header.Del("Content-Type")
+		}
+		bc.code = problem.CodeUnsupportedMediaType
+		out = append(out, bc)
+	}
+	// Member names match exactly: a known member spelled in another case is unknown.
+	if e.text != "" {
+		miscased := strings.Replace(e.valid, `"`+e.text+`"`, `"`+strings.ToUpper(e.text[:1])+e.text[1:]+`"`, 1)
+		bc := c("member "+e.text+" in another case", []byte(miscased), http.StatusUnprocessableEntity)
+		bc.code = problem.CodeValidation
+		out = append(out, bc)
+	}
+	// Lists are never null.
+	if strings.Contains(e.valid, `"lines":[`) {
+		start := strings.Index(e.valid, `"lines":[`) + len(`"lines":`)
+		end := start + strings.Index(e.valid[start:], "]") + 1
+		bc := c("lines null", []byte(e.valid[:start]+"null"+e.valid[end:]), http.StatusUnprocessableEntity)
+		bc.code = problem.CodeValidation
 		out = append(out, bc)
 	}
 	return out

@@ -72,6 +72,8 @@ func fieldCases() []badCase {
 		code       string
 	}{
 		{"no lines", place(`[]`), 422, ""},
+		{"a line null", place(`[null]`), 422, ""},
+		{"customer_id spelled Customer_Id", `{"Customer_Id":"cust-1","payment_token":"tok_visa","lines":[{"sku":"BEANS","quantity":1}]}`, 422, problem.CodeValidation},
 		{"lines missing", `{"customer_id":"cust-1","payment_token":"tok_visa"}`, 422, ""},
 		{"lines not a list", place(`{"sku":"BEANS","quantity":1}`), 422, ""},
 		{"101 lines", string(manyLines(101, `{"customer_id":"cust-1","payment_token":"tok_visa",`)), 422, ""},
@@ -320,6 +322,18 @@ func idCases() []badCase {
 	}
 	out = append(out,
 		get(targetAPI, "/orders/ord_doesnotexist", "GET /orders/{id}/unknown id", 404),
+		// No parameter takes a list: a repeat is refused, not cut to its first value.
+		get(targetAPI, "/orders?status=CONFIRMED&status=FAILED", "list-orders/status repeated", 400),
+		get(targetAPI, "/orders?limit=5&limit=6", "list-orders/limit repeated", 400),
+		get(targetOrder, "/orders?status=CONFIRMED&status=FAILED", "list-orders/status repeated", 400),
+		get(targetPayment, "/payments?limit=5&limit=6", "list-payments/limit repeated", 400),
+		get(targetInventory, "/reservations?status=RESERVED&status=RELEASED", "list-reservations/status repeated", 400),
+		// A method the path does not have is 405 with Allow (the contract checks the list).
+		badCase{name: "DELETE /orders", target: targetAPI, method: http.MethodDelete, path: "/orders", want: 405, code: problem.CodeMethodNotAllowed},
+		badCase{name: "PUT /orders/{id}", target: targetAPI, method: http.MethodPut, path: "/orders/o-1", header: defaultHeader(false), body: []byte(`{}`), want: 405},
+		badCase{name: "PATCH /orders/{id}", target: targetOrder, method: http.MethodPatch, path: "/orders/o-1", header: defaultHeader(false), body: []byte(`{}`), want: 405},
+		badCase{name: "DELETE /payments", target: targetPayment, method: http.MethodDelete, path: "/payments", want: 405},
+		badCase{name: "DELETE /products/{sku}", target: targetInventory, method: http.MethodDelete, path: "/products/BEANS", want: 405},
 		get(targetAPI, "/orders?limit=0", "list-orders/limit 0", 422),
 		get(targetAPI, "/orders?limit=101", "list-orders/limit 101", 422),
 		get(targetAPI, "/orders?limit=abc", "list-orders/limit not a number", 422),

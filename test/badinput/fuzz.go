@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/sagaflow/sagaflow/test/contract"
 )
 
 // RowCounter returns how many rows query counts in db; a fuzz target compares it before
@@ -23,11 +25,15 @@ func RowCounter(db *sqlx.DB, query string) func(t *testing.T) int {
 	}
 }
 
-// FuzzPost posts body with the Idempotency-Key key to the handler at path and fails the
-// test when the answer is not clean (Check) or when a refused request changed what rows
-// counts. It returns the answer's status.
-func FuzzPost(t *testing.T, handler http.Handler, path string, body []byte, key string, rows func(t *testing.T) int) int {
+// FuzzPost posts body with the Idempotency-Key key to the handler of component ("order",
+// "payment", "inventory", "public") at path and fails the test when the exchange is
+// outside the component's committed OpenAPI document, when the answer is not clean
+// (Check) or when a refused request changed what rows counts. It returns the answer's status.
+func FuzzPost(t *testing.T, component string, handler http.Handler, path string, body []byte, key string, rows func(t *testing.T) int) int {
 	t.Helper()
+	handler = contract.MustFor(t, component).HandlerFunc(func(err error) {
+		t.Fatalf("body %q key %q: %v", body, key, err)
+	}, handler)
 	before := rows(t)
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")

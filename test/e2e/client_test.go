@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/sagaflow/sagaflow/api/openapi/publicclient"
@@ -22,7 +23,7 @@ func (s *liveSystem) testGeneratedClient(t *testing.T) {
 	wait := "wait=20"
 	placed, err := c.PlaceOrderWithResponse(ctx,
 		&publicclient.PlaceOrderParams{IdempotencyKey: "generated-" + testenv.Suffix(), Prefer: &wait},
-		publicclient.PlaceOrderRequest{CustomerId: "cust-generated", PaymentToken: "tok_mastercard", Lines: &lines})
+		publicclient.PlaceOrderRequest{CustomerId: "cust-generated", PaymentToken: "tok_mastercard", Lines: lines})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,14 +45,23 @@ func (s *liveSystem) testGeneratedClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page.JSON200 == nil || page.JSON200.Items == nil || len(*page.JSON200.Items) != 1 || (*page.JSON200.Items)[0].Id != placed.JSON200.Id {
+	if page.JSON200 == nil || len(page.JSON200.Items) != 1 || page.JSON200.Items[0].Id != placed.JSON200.Id {
 		t.Fatalf("list by customer: %d %s", page.StatusCode(), page.Body)
 	}
 	missing, err := c.GetOrderWithResponse(ctx, "ord_doesnotexist")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if missing.ApplicationproblemJSON404 == nil {
-		t.Fatalf("unknown order: %d %s, want a 404 problem", missing.StatusCode(), missing.Body)
+	if missing.ApplicationproblemJSON404 == nil || missing.ApplicationproblemJSON404.Type != "/problems/not-found" {
+		t.Fatalf("unknown order: %d %s, want a 404 not-found problem", missing.StatusCode(), missing.Body)
+	}
+	// The platform's refusals are declared, so the generated client types them too.
+	refused, err := c.PlaceOrderWithBodyWithResponse(ctx, &publicclient.PlaceOrderParams{IdempotencyKey: "generated-415-" + testenv.Suffix()},
+		"text/plain", strings.NewReader(`{"customer_id":"c"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused.ApplicationproblemJSON415 == nil || refused.ApplicationproblemJSON415.Type != "/problems/unsupported-media-type" {
+		t.Fatalf("text/plain body: %d %s, want a typed 415 problem", refused.StatusCode(), refused.Body)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sagaflow/sagaflow/api"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
+	"github.com/sagaflow/sagaflow/test/contract"
 )
 
 // Catalog products the generator orders. Stock is ample, so no order fails for stock and
@@ -118,22 +119,45 @@ type Load struct {
 	// RetryFor bounds how long one order keeps being retried.
 	RetryFor time.Duration
 
-	mu     sync.Mutex
-	orders []*Order
-	codes  map[int]int // answers to POST /orders by status (0 = transport error)
-	next   int         // number of the next order's key
-	wg     sync.WaitGroup
+	mu         sync.Mutex
+	mismatches []error // answers (and requests) outside the public API's document
+	orders     []*Order
+	codes      map[int]int // answers to POST /orders by status (0 = transport error)
+	next       int         // number of the next order's key
+	wg         sync.WaitGroup
 }
 
 // NewLoad returns a generator against the API at apiURL; prefix makes its keys unique.
+// Every request it sends and every answer it gets are held to the public API's committed
+// OpenAPI document; Mismatches returns what was not.
 func NewLoad(apiURL, prefix string) *Load {
-	return &Load{
+	l := &Load{
 		apiURL:   apiURL,
-		http:     &http.Client{Timeout: 15 * time.Second},
 		prefix:   prefix,
 		RetryFor: 3 * time.Minute,
 		codes:    map[int]int{},
 	}
+	var transport http.RoundTripper
+	if c, err := contract.For("public"); err != nil {
+		l.mismatches = append(l.mismatches, err)
+	} else {
+		transport = c.Transport(l.mismatch, nil)
+	}
+	l.http = &http.Client{Timeout: 15 * time.Second, Transport: transport}
+	return l
+}
+
+func (l *Load) mismatch(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mismatches = append(l.mismatches, err)
+}
+
+// Mismatches returns every exchange the public API's document does not allow.
+func (l *Load) Mismatches() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.mismatches...)
 }
 
 // Orders builds the orders of the mix, shuffled deterministically by seed, with keys no

@@ -136,6 +136,9 @@ func (s *suite) run(t *testing.T, sc scenario) {
 	load.Run(ctx, load.Orders(mix, uint64(len(sc.name))), sc.span)
 	healed := sc.fault(ctx, t, e, load)
 	load.Wait()
+	for _, err := range load.Mismatches() {
+		t.Errorf("%v", err)
+	}
 	quiet := sc.quiet
 	if quiet == 0 {
 		quiet = 2 * time.Minute

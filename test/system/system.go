@@ -25,6 +25,7 @@ import (
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/services/payment"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/test/testenv"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/workers"
@@ -61,9 +62,9 @@ func Start(t testing.TB, logger func(component string) *slog.Logger) *System {
 	s.InventoryDB, s.PaymentDB, s.OrderDB = invDB, payDB, ordDB
 
 	invLog, payLog, ordLog := logger("inventory"), logger("payment"), logger("order")
-	s.InventoryURL = serve(t, inventory.NewHandler(inventory.NewService(invDB, invLog), invLog, nil))
-	s.PaymentURL = serve(t, payment.NewHandler(payment.NewService(payDB, payLog, payment.NewTestProcessor(0)), payLog, nil))
-	s.OrderURL = serve(t, order.NewHandler(order.NewService(ordDB, ordLog), ordLog, nil))
+	s.InventoryURL = serve(t, "inventory", inventory.NewHandler(inventory.NewService(invDB, invLog), invLog, nil))
+	s.PaymentURL = serve(t, "payment", payment.NewHandler(payment.NewService(payDB, payLog, payment.NewTestProcessor(0)), payLog, nil))
+	s.OrderURL = serve(t, "order", order.NewHandler(order.NewService(ordDB, ordLog), ordLog, nil))
 
 	httpClient := svcclient.NewHTTPClient()
 	s.Orders = orderclient.New(s.OrderURL, httpClient, callTimeout)
@@ -107,7 +108,7 @@ func (s *System) APIConfig(keySpace string) api.Config {
 func (s *System) ServeAPI(t testing.TB, cfg api.Config) string {
 	t.Helper()
 	srv := api.New(api.Deps{Temporal: s.Temporal, Redis: s.Redis, Orders: s.Orders, Inventory: s.Inventory}, cfg, s.logger("api"))
-	return serve(t, api.NewHandler(srv, nil))
+	return serve(t, "public", api.NewHandler(srv, nil))
 }
 
 // Product is one catalog entry with its starting stock.
@@ -131,8 +132,11 @@ func (s *System) Seed(t testing.TB, products []Product) {
 	}
 }
 
-func serve(t testing.TB, h http.Handler) string {
-	srv := httptest.NewServer(h)
+// serve runs a component's handler until the test ends. Every request that reaches it,
+// from the test or from another component, and every answer it gives are held to the
+// component's committed OpenAPI document: a mismatch fails the test.
+func serve(t testing.TB, component string, h http.Handler) string {
+	srv := httptest.NewServer(contract.MustFor(t, component).Handler(t, h))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
