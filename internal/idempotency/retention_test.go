@@ -1,12 +1,10 @@
 package idempotency_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -259,30 +257,12 @@ func TestEveryServiceSchemaCanBeSwept(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log output written by the sweeper's goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // The sweeper waits one interval, sweeps, logs what it deleted and stops on cancel.
 func TestRunSweeper(t *testing.T) {
 	_, db := testenv.ServiceDatabase(t, "order")
 	keep := idempotency.DefaultRetention
 	insert(t, db, append(aged("old", 3, keep+day, false), aged("fresh", 1, day, true)...))
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})

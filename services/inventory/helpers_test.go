@@ -1,7 +1,6 @@
 package inventory_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,31 +29,13 @@ type env struct {
 	svc    *inventory.Service
 	client *client.Client
 	url    string
-	logs   *syncBuffer
-}
-
-// syncBuffer collects log output written from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs   *testenv.LogBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	_, db := testenv.ServiceDatabase(t, "inventory")
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	logger := logging.New(logs, "debug", "inventory")
 	svc := inventory.NewService(db, logger)
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})

@@ -1,7 +1,6 @@
 package order_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,30 +22,12 @@ import (
 	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
-// syncBuffer collects log output written by server goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	t    *testing.T
 	db   *sqlx.DB
 	url  string
 	c    *client.Client
-	logs *syncBuffer
+	logs *testenv.LogBuffer
 	seq  int
 }
 
@@ -55,7 +35,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	_, db := testenv.ServiceDatabase(t, "order")
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	logger := logging.New(logs, "info", "order")
 	// Every request and answer is held to the committed document.
 	srv := httptest.NewServer(contract.MustFor(t, "order").Handler(t, order.NewHandler(order.NewService(db, logger), logger, nil)))

@@ -1,13 +1,11 @@
 package payment_test
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,36 +20,18 @@ import (
 	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
-// syncBuffer collects log output written by server goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type env struct {
 	db   *sqlx.DB
 	url  string
 	c    *client.Client
-	logs *syncBuffer
+	logs *testenv.LogBuffer
 }
 
 // newEnv serves the payment service over a fresh database through a real HTTP server.
 func newEnv(t *testing.T, latency time.Duration) *env {
 	t.Helper()
 	_, db := testenv.ServiceDatabase(t, "payment")
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	logger := logging.New(logs, "debug", "payment")
 	svc := payment.NewService(db, logger, payment.NewTestProcessor(latency))
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})

@@ -8,12 +8,14 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,4 +156,24 @@ func SetOnlyEnv(t testing.TB, vars []string, env map[string]string) {
 			t.Fatalf("testenv: %s is set but not in the list of variables to restore", v)
 		}
 	}
+}
+
+// LogBuffer collects what a component logs from its own goroutines (servers, sweepers), so
+// a test can read the log while they still write.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
