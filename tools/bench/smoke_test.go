@@ -28,9 +28,9 @@ type liveSystem struct {
 	inventory *invclient.Client
 }
 
-func startSystem(t *testing.T, localSteps bool) *liveSystem {
+func startSystem(t *testing.T, localSteps bool, opts ...system.Option) *liveSystem {
 	t.Helper()
-	ts := system.Start(t, func(string) *slog.Logger { return logging.Discard() })
+	ts := system.Start(t, func(string) *slog.Logger { return logging.Discard() }, opts...)
 	cfg := ts.APIConfig("")
 	cfg.OrderWaitMax = 20 * time.Second
 	cfg.SagaLocalSteps = localSteps
