@@ -159,25 +159,12 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	var orderCfg order.Config
-	var paymentCfg payment.Config
-	var inventoryCfg inventory.Config
-	var apiCfg api.Config
-	var workerCfg workers.Config
-	for _, c := range []any{&orderCfg, &paymentCfg, &inventoryCfg, &apiCfg, &workerCfg} {
-		if err := envconfig.Process("", c); err != nil {
-			return fmt.Errorf("configuration: %w", err)
-		}
+	cfgs, err := loadConfigs()
+	if err != nil {
+		return err
 	}
-	for _, v := range []interface{ Validate() error }{&orderCfg, &paymentCfg, &inventoryCfg, &apiCfg} {
-		if err := v.Validate(); err != nil {
-			return fmt.Errorf("configuration: %w", err)
-		}
-	}
-	pools := []string{"all"}
-	if err := workerCfg.Validate(pools); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
+	orderCfg, paymentCfg, inventoryCfg, apiCfg, workerCfg := cfgs.order, cfgs.payment, cfgs.inventory, cfgs.api, cfgs.workers
+	pools := []string{devPool}
 
 	compCtx, stopComponents := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopComponents()
@@ -281,4 +268,45 @@ Place an order:
 
 Press Ctrl-C to stop everything.
 `, apiAddr, uiURL, orderAddr, paymentAddr, inventoryAddr)
+}
+
+// devPool is the worker pool `make run` hosts: every queue, in one process.
+const devPool = "all"
+
+// configs is every component's configuration, as `make run` hands them over.
+type configs struct {
+	order     order.Config
+	payment   payment.Config
+	inventory inventory.Config
+	api       api.Config
+	workers   workers.Config
+}
+
+// loadConfigs reads every component's configuration from the environment the way its own
+// subcommand does (`sagaflow service NAME`, `api`, `worker`), so `make run` refuses what
+// they would refuse.
+func loadConfigs() (configs, error) {
+	var c configs
+	var err error
+	if c.order, err = order.LoadConfig(); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	if c.payment, err = payment.LoadConfig(); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	if c.inventory, err = inventory.LoadConfig(); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	for _, spec := range []any{&c.api, &c.workers} {
+		if err := envconfig.Process("", spec); err != nil {
+			return c, fmt.Errorf("configuration: %w", err)
+		}
+	}
+	if err := c.api.Validate(); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	if err := c.workers.Validate([]string{devPool}); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
 }
