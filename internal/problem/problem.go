@@ -49,6 +49,10 @@ const (
 
 	CodeRequestTimeout = "request-timeout"
 
+	// Authentication and authorization refusals (401, 403).
+	CodeUnauthorized = "unauthorized"
+	CodeForbidden    = "forbidden"
+
 	// Protocol refusals: how the request was sent, not what it asked for.
 	CodeMethodNotAllowed     = "method-not-allowed"
 	CodeNotAcceptable        = "not-acceptable"
@@ -64,7 +68,7 @@ func Codes() []string {
 		CodeInternal, CodeUnavailable,
 		CodeUnknownSKU, CodeOutOfStock, CodeMixedCurrency, CodeAmountOverflow, CodeAlreadyReleased, CodeAlreadyCommitted,
 		CodeCardDeclined, CodeInsufficientFunds, CodePaymentVoided, CodePaymentCaptured,
-		CodeInvalidTransition, CodeRequestTimeout,
+		CodeInvalidTransition, CodeRequestTimeout, CodeUnauthorized, CodeForbidden,
 		CodeMethodNotAllowed, CodeNotAcceptable, CodeBodyTooLarge, CodeUnsupportedMediaType,
 	}
 }
@@ -74,6 +78,10 @@ func Codes() []string {
 // large or of another media type).
 func CodeForStatus(status int) string {
 	switch status {
+	case http.StatusUnauthorized:
+		return CodeUnauthorized
+	case http.StatusForbidden:
+		return CodeForbidden
 	case http.StatusNotFound:
 		return CodeNotFound
 	case http.StatusMethodNotAllowed:
