@@ -50,6 +50,9 @@ commands:
                            roll back that database's latest migration
   seed                     load the demo catalog through the inventory service (INVENTORY_SERVICE_URL)
   openapi [--out DIR]      write the OpenAPI documents of the API and every service
+  token --customer ID | --operator NAME [--ttl D]
+                           print an access token from the local development issuer of
+                           ` + "`make run`" + ` (keys under .run/auth)
   healthcheck URL          exit 0 when URL answers 2xx (container health checks; images have no curl)
   bench [flags]            measure the whole system against Temporal's own ceiling (make bench)
   audit [--json]           check the invariants across the order, payment and inventory services
@@ -101,6 +104,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runOpenAPI(args[1:], stdout)
 	case "healthcheck":
 		err = runHealthcheck(ctx, args[1:])
+	case "token":
+		err = runToken(args[1:], stdout)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "audit":

@@ -278,3 +278,11 @@ func (k ServiceKeys) PrivateSet(identities ...string) ([]byte, error) {
 	}
 	return json.Marshal(set)
 }
+
+// The local issuer `make run` serves, and the folder under the state folder its key and
+// the service keys live in: `sagaflow token` signs with the same key.
+const (
+	LocalIssuerAddr = "127.0.0.1:8090"
+	LocalIssuerURL  = "http://" + LocalIssuerAddr
+	StateSubdir     = "auth"
+)
