@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sagaflow/sagaflow/internal/payloadcodec"
+	"github.com/sagaflow/sagaflow/test/testenv"
 )
 
 const secret = "tok_visa_SECRET123"
@@ -317,15 +317,7 @@ func TestConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, v := range []string{payloadcodec.EnvKeys, payloadcodec.EnvKeyID} {
-				t.Setenv(v, "")
-				if err := os.Unsetenv(v); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
+			testenv.SetOnlyEnv(t, []string{payloadcodec.EnvKeys, payloadcodec.EnvKeyID}, tc.env)
 			var cfg payloadcodec.Config
 			if err := envconfig.Process("", &cfg); err != nil {
 				t.Fatal(err)
