@@ -164,8 +164,8 @@ func do(t *testing.T, method, url string, header http.Header, body string) answe
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer testenv.Close(t, resp.Body)
 	b, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close() // the answer is read; closing has nothing left to report
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +410,7 @@ func TestRun(t *testing.T) {
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
-			testenv.Close(t, resp.Body)
+			_ = resp.Body.Close() // only the status is read
 			if resp.StatusCode == http.StatusOK {
 				break
 			}

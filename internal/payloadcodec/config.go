@@ -116,7 +116,7 @@ func checkKeyID(id string) error {
 		return fmt.Errorf("key id %q must be 1 to %d characters", id, maxKeyIDLen)
 	}
 	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '_' && r != '.' {
 			return fmt.Errorf("key id %q may hold only letters, digits, '-', '_' and '.'", id)
 		}
 	}
