@@ -41,9 +41,10 @@ type Sagas struct {
 	Queues        workflows.TaskQueues
 }
 
-// Deploy dials Temporal with keys' converters (the SDK's defaults when keys is empty) and
-// runs every worker pool on private queues named after name, until the test ends.
-func Deploy(t testing.TB, sys *system.System, keys payloadcodec.Config, name string) *Sagas {
+// Deploy dials the Temporal server at hostPort with keys' converters (the SDK's defaults
+// when keys is empty) and runs every worker pool on private queues named after name, until
+// the test ends.
+func Deploy(t testing.TB, sys *system.System, hostPort string, keys payloadcodec.Config, name string) *Sagas {
 	t.Helper()
 	dc, err := keys.DataConverter()
 	if err != nil {
@@ -53,7 +54,7 @@ func Deploy(t testing.TB, sys *system.System, keys payloadcodec.Config, name str
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := temporalclient.Options(temporalclient.Config{Address: testtemporal.TemporalAddress(t), Namespace: "default"}, logging.Discard())
+	opts := temporalclient.Options(temporalclient.Config{Address: hostPort, Namespace: "default"}, logging.Discard())
 	opts.DataConverter, opts.FailureConverter = dc, fc
 	c, err := client.Dial(opts)
 	if err != nil {

@@ -95,7 +95,7 @@ func TestHistoriesHoldNoSecrets(t *testing.T) {
 	}
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
-			sagas := secrets.Deploy(t, sys, mode.keys, "secrets")
+			sagas := secrets.Deploy(t, sys, testtemporal.TemporalAddress(t), mode.keys, "secrets")
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {
 					in := workflows.OrderInput{
