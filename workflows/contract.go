@@ -89,7 +89,10 @@ const OperatorResolvedPrefix = "operator resolved ["
 func WorkflowID(orderID string) string { return "order-" + orderID }
 
 // Search attributes that make sagas findable in the Web UI and with `temporal workflow list --query`.
-// OrderStatus holds an orderclient.Status as its plain string.
+// OrderStatus holds an orderclient.Status as its plain string. Search attributes are stored
+// and shown in clear (the payload codec cannot encrypt them), so they hold nothing private:
+// CustomerId is only on sagas started before the saga stopped writing it
+// (changeCustomerNotIndexed), and stays registered so those can still be listed.
 var (
 	SearchOrderStatus         = temporal.NewSearchAttributeKeyKeyword("OrderStatus")
 	SearchCustomerID          = temporal.NewSearchAttributeKeyKeyword("CustomerId")

@@ -43,6 +43,12 @@ func businessCodes() []string {
 	}
 }
 
+// changeCustomerNotIndexed: sagas no longer write the customer id as a search attribute,
+// where it would be the one input left in clear once payloads are encrypted. Runs started
+// before the change upserted it with their first status and must replay that command; the
+// attribute stays registered so those runs can still be listed by customer.
+const changeCustomerNotIndexed = "customer-not-indexed"
+
 // OrderSaga runs one order across the order, inventory and payment services: record, reserve,
 // price, authorize, (approve), capture (the pivot), commit, confirm. Before the pivot any
 // business failure, rejection, cancel signal or workflow cancellation runs the compensations
@@ -59,7 +65,12 @@ func OrderSaga(ctx workflow.Context, in OrderInput) (SagaResult, error) {
 	if err := s.handleOperator(ctx); err != nil {
 		return SagaResult{}, err
 	}
-	s.upsert(SearchCustomerID.ValueSet(in.CustomerID), SearchOrderStatus.ValueSet(string(orderclient.StatusPending)))
+	pending := SearchOrderStatus.ValueSet(string(orderclient.StatusPending))
+	if workflow.GetVersion(ctx, changeCustomerNotIndexed, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		s.upsert(SearchCustomerID.ValueSet(in.CustomerID), pending)
+	} else {
+		s.upsert(pending)
+	}
 	s.publish()
 
 	forward, cancel := workflow.WithCancel(ctx)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +51,7 @@ type world struct {
 	// stall holds the first call of an activity for real time, until its context ends.
 	stall    map[string]time.Duration
 	failing  []bool                        // CompensationFailing values upserted, in order
+	upserted []string                      // names of the search attributes upserted, in order
 	reasons  map[orderclient.Status]string // the latest reason sent with each order status
 	snapshot map[time.Duration]workflows.SagaStatus
 }
@@ -143,10 +145,13 @@ func newWorld(t *testing.T) *world {
 
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for k := range sa.GetUntypedValues() {
+			w.upserted = append(w.upserted, k.GetName())
+		}
 		if v, ok := sa.GetBool(workflows.SearchCompensationFailing); ok {
-			w.mu.Lock()
 			w.failing = append(w.failing, v)
-			w.mu.Unlock()
 		}
 	}).Return(nil).Maybe()
 	return w
@@ -358,6 +363,10 @@ func TestOrderSaga(t *testing.T) {
 				}
 				if !reflect.DeepEqual(w.keys, wantKeys) {
 					t.Errorf("idempotency keys %v, want %v", w.keys, wantKeys)
+				}
+				// The customer id is never indexed: search attributes are stored in clear.
+				if !slices.Contains(w.upserted, workflows.SearchOrderStatus.GetName()) || slices.Contains(w.upserted, workflows.SearchCustomerID.GetName()) {
+					t.Errorf("upserted search attributes %v, want OrderStatus and never CustomerId", w.upserted)
 				}
 			},
 		},

@@ -55,6 +55,8 @@ commands:
                            ` + "`make run`" + ` (keys under .run/auth)
   healthcheck URL          exit 0 when URL answers 2xx (container health checks; images have no curl)
   bench [flags]            measure the whole system against Temporal's own ceiling (make bench)
+  codec-server             serve the payload codec (decryption) to the Temporal Web UI and CLI
+                           (CODEC_HTTP_ADDR, CODEC_CORS_ORIGINS, CODEC_PATH_SECRET, TEMPORAL_PAYLOAD_KEYS)
   audit [--json]           check the invariants across the order, payment and inventory services
                            (ORDER_/PAYMENT_/INVENTORY_SERVICE_URL, AUDIT_IN_FLIGHT_BOUND); exit 1
                            on a violation, 3 when a service cannot be read
@@ -110,6 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
+	case "codec-server":
+		err = runCodecServer(ctx, logger)
 	default:
 		_, _ = fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -26,6 +26,8 @@ type TemporalConfig struct {
 	UIPort    int    // Web UI port; 0 runs headless
 	DBFile    string // SQLite state file; "" keeps state in memory
 	Namespace string // extra namespace to create ("" only the default one)
+	// UICodecEndpoint is the codec server the Web UI decodes payloads through ("" none).
+	UICodecEndpoint string
 	// SearchAttributes to register, name → type (Keyword, Bool, Int, ...).
 	SearchAttributes map[string]string
 	// DynamicConfig values, key → JSON value.
@@ -103,6 +105,9 @@ func temporalArgs(cfg TemporalConfig) []string {
 	args := []string{"server", "start-dev", "--ip", cfg.IP, "--port", strconv.Itoa(cfg.Port), "--log-level", "warn"}
 	if cfg.UIPort > 0 {
 		args = append(args, "--ui-port", strconv.Itoa(cfg.UIPort))
+		if cfg.UICodecEndpoint != "" {
+			args = append(args, "--ui-codec-endpoint", cfg.UICodecEndpoint)
+		}
 	} else {
 		args = append(args, "--headless")
 	}
