@@ -1,5 +1,6 @@
 # sagaflow: `make run` runs the whole system locally, `make test` runs every test.
 TEMPORAL_CLI_VERSION := v1.5.1
+TEMPORAL_SERVER_VERSION := v1.29.1
 GOLANGCI_LINT_VERSION := v2.15.0
 GO ?= go
 export GOFLAGS := -buildvcs=false
@@ -7,6 +8,7 @@ export GOFLAGS := -buildvcs=false
 # Pinned tools are built once into ./bin, one folder per version, so a version bump rebuilds
 # and an unchanged one is reused.
 TEMPORAL_CLI := bin/temporal-$(TEMPORAL_CLI_VERSION)/temporal
+TEMPORAL_SERVER := bin/temporal-server-$(TEMPORAL_SERVER_VERSION)/server
 GOLANGCI_LINT := bin/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
 .PHONY: run test test-faults build openapi lint lint-go lint-openapi tidy-check bench clean
@@ -19,6 +21,16 @@ $(TEMPORAL_CLI):
 bin/temporal: $(TEMPORAL_CLI)
 	ln -sfn temporal-$(TEMPORAL_CLI_VERSION)/temporal $@
 
+# The real Temporal server, for the tests of the connection's security: the CLI's dev server
+# has no TLS. Go builds it as `server`.
+$(TEMPORAL_SERVER):
+	@echo "building the Temporal server $(TEMPORAL_SERVER_VERSION) into ./bin (first time takes several minutes)"
+	GOBIN=$(CURDIR)/$(dir $@) $(GO) install go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION)
+
+# The tests look for bin/temporal-server.
+bin/temporal-server: $(TEMPORAL_SERVER)
+	ln -sfn temporal-server-$(TEMPORAL_SERVER_VERSION)/server $@
+
 $(GOLANGCI_LINT):
 	@echo "building golangci-lint $(GOLANGCI_LINT_VERSION) into ./bin (first time takes a few minutes)"
 	GOBIN=$(CURDIR)/$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
@@ -29,8 +41,9 @@ build:
 run: bin/temporal build
 	./bin/sagaflow dev
 
-# Every test, on real PostgreSQL, Redis and a Temporal dev server the harness starts.
-test: bin/temporal lint tidy-check
+# Every test, on real PostgreSQL, Redis and a Temporal dev server the harness starts (and a
+# real Temporal server with mutual TLS for the tests of the connection's security).
+test: bin/temporal bin/temporal-server lint tidy-check
 	$(GO) test -count=1 -timeout 20m ./...
 
 # Static checks: vet, golangci-lint with the committed .golangci.yml, the OpenAPI linter.

@@ -19,7 +19,8 @@ import (
 type Config struct {
 	HTTPAddr string `envconfig:"API_HTTP_ADDR" default:":8080"`
 
-	// Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE.
+	// Temporal: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and the connection's security
+	// (TEMPORAL_TLS*, TEMPORAL_API_KEY).
 	temporalclient.Config
 
 	RedisURL       string `envconfig:"REDIS_URL" default:"redis://127.0.0.1:6379/0"`
@@ -95,13 +96,13 @@ func LoadConfig() (Config, error) {
 
 // Validate names the first variable whose value cannot work.
 func (c Config) Validate() error {
-	switch {
-	case strings.TrimSpace(c.HTTPAddr) == "":
+	if strings.TrimSpace(c.HTTPAddr) == "" {
 		return fmt.Errorf("API_HTTP_ADDR must not be empty")
-	case strings.TrimSpace(c.Address) == "":
-		return fmt.Errorf("TEMPORAL_ADDRESS must not be empty")
-	case strings.TrimSpace(c.Namespace) == "":
-		return fmt.Errorf("TEMPORAL_NAMESPACE must not be empty")
+	}
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	switch {
 	case !validRedisURL(c.RedisURL):
 		return fmt.Errorf("REDIS_URL must be a redis:// or rediss:// URL")
 	case c.RedisKeyPrefix == "" || len(c.RedisKeyPrefix) > 64:

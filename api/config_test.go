@@ -41,23 +41,25 @@ func TestConfigValidateNamesTheVariable(t *testing.T) {
 		t.Fatalf("valid config: %v", err)
 	}
 	cases := map[string]func(*api.Config){
-		"API_HTTP_ADDR":           func(c *api.Config) { c.HTTPAddr = " " },
-		"TEMPORAL_ADDRESS":        func(c *api.Config) { c.Address = "" },
-		"REDIS_URL":               func(c *api.Config) { c.RedisURL = "http://x" },
-		"REDIS_KEY_PREFIX":        func(c *api.Config) { c.RedisKeyPrefix = "" },
-		"ORDER_SERVICE_URL":       func(c *api.Config) { c.OrderServiceURL = "order:8081" },
-		"INVENTORY_SERVICE_URL":   func(c *api.Config) { c.InventoryServiceURL = "ftp://i" },
-		"SAGA_TASK_QUEUE":         func(c *api.Config) { c.SagaTaskQueue = "" },
-		"APPROVAL_THRESHOLD":      func(c *api.Config) { c.ApprovalThreshold = -1 },
-		"APPROVAL_TIMEOUT":        func(c *api.Config) { c.ApprovalTimeout = 0 },
-		"IDEMPOTENCY_TTL":         func(c *api.Config) { c.IdempotencyTTL = time.Second },
-		"ORDER_WAIT_MAX":          func(c *api.Config) { c.OrderWaitMax = time.Minute },
-		"RATE_LIMIT_PER_SECOND":   func(c *api.Config) { c.RateLimitPerSecond = -1 },
-		"RATE_LIMIT_BURST":        func(c *api.Config) { c.RateLimitBurst = 0 },
-		"SERVICE_CALL_TIMEOUT":    func(c *api.Config) { c.ServiceCallTimeout = 0 },
-		"SAGA_ACTIVITY_TIMEOUT":   func(c *api.Config) { c.SagaActivityTimeout = 10 * time.Millisecond },
-		"SAGA_RETRY_MAX_INTERVAL": func(c *api.Config) { c.SagaRetryMaxInterval = time.Millisecond },
-		"SHUTDOWN_TIMEOUT":        func(c *api.Config) { c.Timeout = 0 },
+		"API_HTTP_ADDR":    func(c *api.Config) { c.HTTPAddr = " " },
+		"TEMPORAL_ADDRESS": func(c *api.Config) { c.Address = "" },
+		// The embedded Temporal config's own checks run too.
+		"TEMPORAL_TLS_CLIENT_KEY_PATH": func(c *api.Config) { c.TLSClientCertPath = "/etc/temporal/client.pem" },
+		"REDIS_URL":                    func(c *api.Config) { c.RedisURL = "http://x" },
+		"REDIS_KEY_PREFIX":             func(c *api.Config) { c.RedisKeyPrefix = "" },
+		"ORDER_SERVICE_URL":            func(c *api.Config) { c.OrderServiceURL = "order:8081" },
+		"INVENTORY_SERVICE_URL":        func(c *api.Config) { c.InventoryServiceURL = "ftp://i" },
+		"SAGA_TASK_QUEUE":              func(c *api.Config) { c.SagaTaskQueue = "" },
+		"APPROVAL_THRESHOLD":           func(c *api.Config) { c.ApprovalThreshold = -1 },
+		"APPROVAL_TIMEOUT":             func(c *api.Config) { c.ApprovalTimeout = 0 },
+		"IDEMPOTENCY_TTL":              func(c *api.Config) { c.IdempotencyTTL = time.Second },
+		"ORDER_WAIT_MAX":               func(c *api.Config) { c.OrderWaitMax = time.Minute },
+		"RATE_LIMIT_PER_SECOND":        func(c *api.Config) { c.RateLimitPerSecond = -1 },
+		"RATE_LIMIT_BURST":             func(c *api.Config) { c.RateLimitBurst = 0 },
+		"SERVICE_CALL_TIMEOUT":         func(c *api.Config) { c.ServiceCallTimeout = 0 },
+		"SAGA_ACTIVITY_TIMEOUT":        func(c *api.Config) { c.SagaActivityTimeout = 10 * time.Millisecond },
+		"SAGA_RETRY_MAX_INTERVAL":      func(c *api.Config) { c.SagaRetryMaxInterval = time.Millisecond },
+		"SHUTDOWN_TIMEOUT":             func(c *api.Config) { c.Timeout = 0 },
 	}
 	for name, mutate := range cases {
 		cfg := valid

@@ -85,13 +85,7 @@ func (c Config) Validate(pools []string) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	if c.Address == "" {
-		errs = append(errs, errors.New("TEMPORAL_ADDRESS must not be empty"))
-	}
-	if c.Namespace == "" {
-		errs = append(errs, errors.New("TEMPORAL_NAMESPACE must not be empty"))
-	}
+	errs := []error{c.Config.Validate()}
 	if c.StopTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("WORKER_STOP_TIMEOUT must be positive, got %s", c.StopTimeout))
 	}

@@ -163,7 +163,8 @@ func (g *Group) Stop() {
 
 // Run runs the selected pools until ctx is cancelled, then stops them gracefully: readiness
 // fails first, polling stops, and in-flight activities get cfg.StopTimeout to finish. It
-// waits for Temporal to become reachable at start, so containers may start in any order.
+// waits for Temporal to become reachable at start, so containers may start in any order,
+// but returns at once when the connection's security settings fail.
 func Run(ctx context.Context, cfg Config, pools []string, logger *slog.Logger) error {
 	pools, err := ParsePools(pools)
 	if err != nil {
@@ -278,13 +279,18 @@ func Run(ctx context.Context, cfg Config, pools []string, logger *slog.Logger) e
 	return runErr
 }
 
-// dial connects to Temporal, retrying with capped backoff until it answers or ctx ends.
+// dial connects to Temporal, retrying with capped backoff until it answers or ctx ends. A
+// failure of the connection's security (a TLS file, the handshake, the credentials) ends
+// it at once: retrying would only hide a setting that must change.
 func dial(ctx context.Context, cfg Config, logger *slog.Logger) (client.Client, error) {
 	wait := 500 * time.Millisecond
 	for {
 		c, err := temporalclient.Dial(cfg.Config, logger)
 		if err == nil {
 			return c, nil
+		}
+		if errors.Is(err, temporalclient.ErrSecurity) {
+			return nil, err
 		}
 		logger.Warn("Temporal is not reachable yet; retrying", "address", cfg.Address, "error", err, "retry_in", wait.String())
 		select {

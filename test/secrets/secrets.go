@@ -50,13 +50,7 @@ func Deploy(t testing.TB, sys *system.System, hostPort string, keys payloadcodec
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc, err := keys.FailureConverter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := temporalclient.Options(temporalclient.Config{Address: hostPort, Namespace: "default"}, logging.Discard())
-	opts.DataConverter, opts.FailureConverter = dc, fc
-	c, err := client.Dial(opts)
+	c, err := temporalclient.Dial(temporalclient.Config{Address: hostPort, Namespace: "default", Config: keys}, logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

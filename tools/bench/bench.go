@@ -222,9 +222,9 @@ func (b *Bench) start(ctx context.Context) error {
 		return err
 	}
 	// The ceiling's worker and client connect exactly as our processes do.
-	b.temporal, err = client.Dial(temporalclient.Options(temporalclient.Config{Address: s.TempAddr, Namespace: "default"}, logging.Discard()))
+	b.temporal, err = temporalclient.Dial(temporalclient.Config{Address: s.TempAddr, Namespace: "default"}, logging.Discard())
 	if err != nil {
-		return fmt.Errorf("connect to Temporal: %w", err)
+		return err
 	}
 	if b.ceiling, err = StartCeiling(b.temporal, "bench-ceiling"); err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	"github.com/sagaflow/sagaflow/services/order"
 	"github.com/sagaflow/sagaflow/services/payment"
@@ -157,6 +158,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if err := setenv("TEMPORAL_ADDRESS", srv.HostPort); err != nil {
 		return err
+	}
+	// The dev server speaks plaintext: TLS settings or an API key meant for another server
+	// would only break the connection.
+	for _, k := range temporalclient.SecurityVariables() {
+		if err := os.Unsetenv(k); err != nil {
+			return fmt.Errorf("unset %s: %w", k, err)
+		}
 	}
 
 	cfgs, err := loadConfigs()

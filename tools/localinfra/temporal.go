@@ -2,7 +2,6 @@ package localinfra
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -70,14 +69,23 @@ func FileStatePragmas() []string {
 type TemporalServer struct {
 	cmd      *exec.Cmd
 	done     chan error
+	name     string // in errors: "temporal dev server", "temporal server"
 	HostPort string
 	UIURL    string
+	// Log is the file the server writes its output to ("" when the caller took it).
+	Log string
 }
 
 // FindBinary returns $TEMPORAL_CLI, or bin/temporal in the nearest folder above the
 // working directory that holds go.mod.
 func FindBinary() (string, error) {
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
+	return findRepoBinary("TEMPORAL_CLI", "temporal", "temporal CLI")
+}
+
+// findRepoBinary returns $envVar, or bin/NAME in the nearest folder above the working
+// directory that holds go.mod (`make bin/NAME` builds it).
+func findRepoBinary(envVar, name, what string) (string, error) {
+	if p := os.Getenv(envVar); p != "" {
 		return p, nil
 	}
 	dir, err := os.Getwd()
@@ -86,15 +94,15 @@ func FindBinary() (string, error) {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "bin", "temporal")
+			p := filepath.Join(dir, "bin", name)
 			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("temporal CLI not found at %s: run `make bin/temporal`", p)
+				return "", fmt.Errorf("%s not found at %s: run `make bin/%s`", what, p, name)
 			}
 			return p, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("temporal CLI not found: set TEMPORAL_CLI or run from the repository")
+			return "", fmt.Errorf("%s not found: set %s or run from the repository", what, envVar)
 		}
 		dir = parent
 	}
@@ -162,31 +170,32 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*TemporalServer, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal dev server: %w", err)
 	}
-	s := &TemporalServer{cmd: cmd, done: make(chan error, 1), HostPort: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))}
+	s := &TemporalServer{cmd: cmd, done: make(chan error, 1), name: "temporal dev server", HostPort: net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))}
 	if cfg.UIPort > 0 {
 		s.UIURL = fmt.Sprintf("http://%s", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.UIPort)))
 	}
 	go func() { s.done <- cmd.Wait() }()
-	if err := s.waitHealthy(ctx, 60*time.Second); err != nil {
+	if err := s.waitHealthy(ctx, 60*time.Second, client.ConnectionOptions{}); err != nil {
 		_ = s.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *TemporalServer) waitHealthy(ctx context.Context, limit time.Duration) error {
+// waitHealthy dials the frontend with conn until it answers health checks.
+func (s *TemporalServer) waitHealthy(ctx context.Context, limit time.Duration, conn client.ConnectionOptions) error {
 	deadline := time.Now().Add(limit)
 	for {
 		select {
 		case err := <-s.done:
 			s.done <- err
 			if err == nil {
-				return errors.New("temporal dev server exited during start")
+				return fmt.Errorf("%s exited during start", s.name)
 			}
-			return fmt.Errorf("temporal dev server exited during start: %w", err)
+			return fmt.Errorf("%s exited during start: %w", s.name, err)
 		default:
 		}
-		c, err := client.Dial(client.Options{HostPort: s.HostPort, Logger: quietLogger{}})
+		c, err := client.Dial(client.Options{HostPort: s.HostPort, Logger: quietLogger{}, ConnectionOptions: conn})
 		if err == nil {
 			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
 			c.Close()
@@ -195,7 +204,7 @@ func (s *TemporalServer) waitHealthy(ctx context.Context, limit time.Duration) e
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("temporal dev server at %s not healthy after %s: %w", s.HostPort, limit, err)
+			return fmt.Errorf("%s at %s not healthy after %s: %w", s.name, s.HostPort, limit, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -13,12 +13,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
 	"github.com/sagaflow/sagaflow/workflows"
 )
@@ -207,8 +210,16 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	return s, nil
 }
 
+// environ is this process's environment with extra on top, less the Temporal connection's
+// security variables: the stack's dev server speaks plaintext.
 func environ(extra map[string]string) []string {
-	env := os.Environ()
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(temporalclient.SecurityVariables(), name) {
+			env = append(env, kv)
+		}
+	}
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
 		keys = append(keys, k)
