@@ -19,10 +19,12 @@ import (
 
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	"github.com/sagaflow/sagaflow/services/order"
 	"github.com/sagaflow/sagaflow/services/payment"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
 	"github.com/sagaflow/sagaflow/workers"
 	"github.com/sagaflow/sagaflow/workflows"
@@ -103,6 +105,31 @@ func Run(ctx context.Context, opts Options) error {
 		dsns[service] = dsn
 	}
 
+	// The local issuer of access tokens (`sagaflow token` signs with its key) and the payload
+	// keys, under the state folder so they outlive the run like the dev server's histories.
+	authDir := filepath.Join(stateDir, devauth.StateSubdir)
+	issuer, err := devauth.LoadIssuer(authDir, devauth.LocalIssuerURL, devauth.DefaultAudience)
+	if err != nil {
+		return fmt.Errorf("development issuer: %w", err)
+	}
+	stopIssuer, err := serveIssuer(ctx, issuer, logging.New(opts.Logs, opts.LogLevel, "issuer"))
+	if err != nil {
+		return err
+	}
+	started = append(started, &process{name: "development issuer", stop: stopIssuer})
+	keys, err := payloadKeys(authDir)
+	if err != nil {
+		return fmt.Errorf("payload keys: %w", err)
+	}
+	if os.Getenv("TEMPORAL_PAYLOAD_KEYS") != "" {
+		// The developer's own keyring wins, as every other variable does.
+		keys = payloadcodec.Config{Keys: payloadcodec.Secret(os.Getenv("TEMPORAL_PAYLOAD_KEYS")), KeyID: os.Getenv("TEMPORAL_PAYLOAD_KEY_ID")}
+	}
+	codec, err := newCodecServer(ctx, keys, opts.TemporalUIPort, logging.New(opts.Logs, opts.LogLevel, "codec-server"))
+	if err != nil {
+		return fmt.Errorf("codec server: %w", err)
+	}
+
 	_, _ = fmt.Fprintln(out, "starting the Temporal dev server")
 	temporalLog, err := os.Create(filepath.Join(stateDir, "temporal.log"))
 	if err != nil {
@@ -120,6 +147,7 @@ func Run(ctx context.Context, opts Options) error {
 		DBFile:           filepath.Join(stateDir, "temporal.db"),
 		SearchAttributes: workflows.SearchAttributeTypes(),
 		DynamicConfig:    localinfra.FastDispatch(),
+		UICodecEndpoint:  codec.uiEndpoint(),
 		Stdout:           temporalLog,
 		Stderr:           temporalLog,
 	})
@@ -131,19 +159,23 @@ func Run(ctx context.Context, opts Options) error {
 	// Components read the same variables as in production; the local defaults fill in
 	// only what the environment leaves unset.
 	defaults := map[string]string{
-		"ORDER_DATABASE_URL":     dsns["order"],
-		"PAYMENT_DATABASE_URL":   dsns["payment"],
-		"INVENTORY_DATABASE_URL": dsns["inventory"],
-		"ORDER_HTTP_ADDR":        orderAddr,
-		"PAYMENT_HTTP_ADDR":      paymentAddr,
-		"INVENTORY_HTTP_ADDR":    inventoryAddr,
-		"API_HTTP_ADDR":          apiAddr,
-		"ORDER_SERVICE_URL":      "http://" + orderAddr,
-		"PAYMENT_SERVICE_URL":    "http://" + paymentAddr,
-		"INVENTORY_SERVICE_URL":  "http://" + inventoryAddr,
-		"REDIS_URL":              redisURL,
-		"TEMPORAL_ADDRESS":       srv.HostPort,
-		"SHUTDOWN_DRAIN_DELAY":   "0s",
+		"ORDER_DATABASE_URL":      dsns["order"],
+		"PAYMENT_DATABASE_URL":    dsns["payment"],
+		"INVENTORY_DATABASE_URL":  dsns["inventory"],
+		"ORDER_HTTP_ADDR":         orderAddr,
+		"PAYMENT_HTTP_ADDR":       paymentAddr,
+		"INVENTORY_HTTP_ADDR":     inventoryAddr,
+		"API_HTTP_ADDR":           apiAddr,
+		"ORDER_SERVICE_URL":       "http://" + orderAddr,
+		"PAYMENT_SERVICE_URL":     "http://" + paymentAddr,
+		"INVENTORY_SERVICE_URL":   "http://" + inventoryAddr,
+		"REDIS_URL":               redisURL,
+		"TEMPORAL_ADDRESS":        srv.HostPort,
+		"SHUTDOWN_DRAIN_DELAY":    "0s",
+		"AUTH_ISSUER":             devauth.LocalIssuerURL,
+		"AUTH_AUDIENCE":           devauth.DefaultAudience,
+		"TEMPORAL_PAYLOAD_KEYS":   string(keys.Keys),
+		"TEMPORAL_PAYLOAD_KEY_ID": keys.KeyID,
 	}
 	for k, v := range defaults {
 		if os.Getenv(k) == "" {
@@ -193,6 +225,7 @@ func Run(ctx context.Context, opts Options) error {
 	launch("order", func(c context.Context) error { return order.Run(c, orderCfg, logger("order")) })
 	launch("workers", func(c context.Context) error { return workers.Run(c, workerCfg, pools, logger("worker")) })
 	launch("api", func(c context.Context) error { return api.Run(c, apiCfg, logger("api")) })
+	launch("codec-server", func(c context.Context) error { return codec.run(c, logger("codec-server")) })
 	stopAll := func() {
 		_, _ = fmt.Fprintln(out, "stopping the API, the worker pools and the services")
 		stopComponents()
@@ -207,7 +240,7 @@ func Run(ctx context.Context, opts Options) error {
 		stopAll()
 		return fmt.Errorf("load demo catalog: %w", err)
 	}
-	printBanner(out, srv.UIURL)
+	printBanner(out, srv.UIURL, codec.uiEndpoint())
 
 	select {
 	case <-ctx.Done():
@@ -259,23 +292,29 @@ func waitReady(ctx context.Context, errc <-chan error, url string, limit time.Du
 	}
 }
 
-func printBanner(out io.Writer, uiURL string) {
+func printBanner(out io.Writer, uiURL, codecEndpoint string) {
 	_, _ = fmt.Fprintf(out, `
 sagaflow is running.
 
   API docs       http://%[1]s/docs        (OpenAPI: http://%[1]s/openapi.json)
-  Temporal UI    %[2]s/namespaces/default/workflows
+  Temporal UI    %[2]s/namespaces/default/workflows   (payloads decoded through the codec server)
   services       order http://%[3]s  payment http://%[4]s  inventory http://%[5]s
+  issuer         %[6]s   (local development issuer of access tokens)
 
-Place an order:
+Place an order as customer cust-42:
 
+  TOKEN=$(./bin/sagaflow token --customer cust-42)
   curl -sS -X POST http://%[1]s/orders \
+    -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' -H "Idempotency-Key: $(date +%%s%%N)" \
     -H 'Prefer: wait=5' \
-    -d '{"customer_id":"cust-42","payment_token":"tok_visa","lines":[{"sku":"SKU-ESPRESSO","quantity":2}]}'
+    -d '{"payment_token":"tok_visa","lines":[{"sku":"SKU-ESPRESSO","quantity":2}]}'
+
+An operator's token (approve, reject, read every order): ./bin/sagaflow token --operator alice
+The temporal CLI reads saga payloads with --codec-endpoint %[7]s
 
 Press Ctrl-C to stop everything.
-`, apiAddr, uiURL, orderAddr, paymentAddr, inventoryAddr)
+`, apiAddr, uiURL, orderAddr, paymentAddr, inventoryAddr, devauth.LocalIssuerURL, codecEndpoint)
 }
 
 // devPool is the worker pool `make run` hosts: every queue, in one process.
