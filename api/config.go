@@ -10,6 +10,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/workflows"
@@ -60,10 +61,21 @@ type Config struct {
 	// ServiceCallTimeout bounds each call to a service, to Temporal and the saga query.
 	ServiceCallTimeout time.Duration `envconfig:"SERVICE_CALL_TIMEOUT" default:"5s"`
 
+	// Who may call: access tokens of the OIDC issuer (AUTH_ISSUER, AUTH_AUDIENCE, ...).
+	auth.OIDCConfig
+	// Insecure switches authentication off (SAGAFLOW_INSECURE=true, local use only): every
+	// caller is anonymous, place-order names its customer in the body.
+	Insecure bool `envconfig:"SAGAFLOW_INSECURE" default:"false"`
+	// ServiceKey is the API's private service key (a JWK whose kid is api/<version>): it
+	// signs the tokens of its calls to the order and inventory services. Optional only
+	// while Insecure.
+	ServiceKey string `envconfig:"API_SERVICE_KEY"`
+
 	httpserver.ShutdownTiming
 }
 
-// DefaultConfig returns the defaults of every variable (the service URLs stay empty).
+// DefaultConfig returns the defaults of every variable (the service URLs, the issuer and
+// the service key stay empty).
 func DefaultConfig() Config {
 	return Config{
 		HTTPAddr:                ":8080",
@@ -81,7 +93,13 @@ func DefaultConfig() Config {
 		RateLimitPerSecond:      20,
 		RateLimitBurst:          40,
 		ServiceCallTimeout:      5 * time.Second,
-		ShutdownTiming:          httpserver.ShutdownTiming{DrainDelay: time.Second, Timeout: 20 * time.Second},
+		OIDCConfig: auth.OIDCConfig{
+			Algorithms:     []string{"RS256", "PS256", "ES256", "EdDSA"},
+			ClockSkew:      30 * time.Second,
+			JWKSRefresh:    15 * time.Minute,
+			JWKSMinRefresh: 10 * time.Second,
+		},
+		ShutdownTiming: httpserver.ShutdownTiming{DrainDelay: time.Second, Timeout: 20 * time.Second},
 	}
 }
 
@@ -139,7 +157,43 @@ func (c Config) Validate() error {
 	case c.Timeout <= 0:
 		return fmt.Errorf("SHUTDOWN_TIMEOUT must be positive, got %s", c.Timeout)
 	}
+	return c.validateAuth()
+}
+
+// validateAuth: outside insecure mode the issuer must be usable and the service key must be
+// the API's own. An insecure API still uses a service key it is given.
+func (c Config) validateAuth() error {
+	if !c.Insecure {
+		if err := c.OIDCConfig.Validate(); err != nil {
+			return err
+		}
+		if c.ServiceKey == "" {
+			return fmt.Errorf("API_SERVICE_KEY must hold the API's private service key (set %s=true to run without authentication, locally only)", auth.InsecureVariable)
+		}
+		if err := c.Config.EncryptionRequired(); err != nil {
+			return err
+		}
+	}
+	if c.ServiceKey == "" {
+		return nil
+	}
+	if _, err := c.signer(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// signer reads the service key; its identity must be the API's.
+func (c Config) signer() (*auth.Signer, error) {
+	s, err := auth.NewSigner([]byte(c.ServiceKey))
+	if err != nil {
+		// The key's own text never goes into the message.
+		return nil, fmt.Errorf("API_SERVICE_KEY is not a usable private service key: %w", err)
+	}
+	if s.Identity() != auth.IdentityAPI {
+		return nil, fmt.Errorf("API_SERVICE_KEY belongs to %q; the API signs as %q", s.Identity(), auth.IdentityAPI)
+	}
+	return s, nil
 }
 
 func validHTTPURL(s string) bool {

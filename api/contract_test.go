@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +17,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/sagaflow/sagaflow/api"
-	"github.com/sagaflow/sagaflow/internal/logging"
-	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -26,10 +25,10 @@ func (h *harness) requireNoSaga(key string) {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := h.temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(api.OrderIDForKey(key)), "")
+	_, err := h.temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(h.orderID(key)), "")
 	var nf *serviceerror.NotFound
 	if !errors.As(err, &nf) {
-		h.terminateLater(api.OrderIDForKey(key))
+		h.terminateLater(h.orderID(key))
 		h.t.Errorf("a saga was started for key %s (describe: %v)", key, err)
 	}
 }
@@ -65,7 +64,7 @@ func TestPlaceOrderBodyIsWhatTheDocumentSays(t *testing.T) {
 // UTF-8). Missing, Latin-1 and merge-patch bodies used to be accepted.
 func TestBodyMediaType(t *testing.T) {
 	h := newHarness(t)
-	body := orderBody("c-1", `{"sku":"A","quantity":1}`)
+	body := orderBody(harnessSubject, `{"sku":"A","quantity":1}`)
 	cases := []struct {
 		contentType string
 		want        int
@@ -86,6 +85,7 @@ func TestBodyMediaType(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header.Set("Idempotency-Key", key)
+			req.Header.Set("Authorization", "Bearer "+h.defaultToken)
 			if tc.contentType != "" {
 				req.Header.Set("Content-Type", tc.contentType)
 			}
@@ -95,7 +95,7 @@ func TestBodyMediaType(t *testing.T) {
 			}
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusAccepted {
-				h.terminateLater(api.OrderIDForKey(key))
+				h.terminateLater(h.orderID(key))
 			}
 			if resp.StatusCode != tc.want {
 				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
@@ -191,7 +191,7 @@ func TestMethodsAndAllow(t *testing.T) {
 func TestPreferWaitIsCapped(t *testing.T) {
 	h := newHarness(t, withConfig(func(c *api.Config) { c.OrderWaitMax = time.Second }))
 	for i, wait := range []string{"30", "9223372036854775807", "99999999999999999999999"} {
-		r := h.placeOrder("wait-"+string(rune('a'+i))+"-"+h.prefix, orderBody("c-1", `{"sku":"A","quantity":1}`),
+		r := h.placeOrder("wait-"+string(rune('a'+i))+"-"+h.prefix, orderBody(harnessSubject, `{"sku":"A","quantity":1}`),
 			map[string]string{"Prefer": "wait=" + wait})
 		if r.status != http.StatusAccepted {
 			t.Fatalf("wait=%s: status %d: %s", wait, r.status, r.body)
@@ -206,21 +206,21 @@ func TestPreferWaitIsCapped(t *testing.T) {
 // as every body operation declares.
 func TestBodyReadTimeoutIs408(t *testing.T) {
 	h := newHarness(t)
-	srv := api.New(api.Deps{Temporal: h.temporal, Redis: h.redis, Orders: h.orders, Inventory: h.inventory}, h.cfg, logging.Discard())
-	ts := httptest.NewUnstartedServer(contract.MustFor(t, "public").Handler(t, api.NewHandler(srv, nil)))
-	ts.Config.ReadTimeout = 300 * time.Millisecond
-	ts.Start()
-	t.Cleanup(ts.Close)
-
-	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	apiURL := h.serve(api.Deps{Temporal: h.temporal, Redis: h.redis, Orders: h.orders, Inventory: h.inventory},
+		func(ts *httptest.Server) { ts.Config.ReadTimeout = 300 * time.Millisecond })
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	partial := `{"customer_id":"c-1",`
-	if _, err := fmt.Fprintf(conn, "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: slow-%s\r\nContent-Length: 200\r\n\r\n%s",
-		h.prefix, partial); err != nil {
+	if _, err := fmt.Fprintf(conn, "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nIdempotency-Key: slow-%s\r\nContent-Length: 200\r\n\r\n%s",
+		h.defaultToken, h.prefix, partial); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/sagaflow/sagaflow/api"
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	inventoryclient "github.com/sagaflow/sagaflow/services/inventory/client"
@@ -24,6 +25,7 @@ import (
 	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/test/testenv"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -40,6 +42,21 @@ type harness struct {
 	prefix    string
 	orders    *orderclient.Client
 	inventory *inventoryclient.Client
+	auth      *testAuth
+	// subject is who the requests are from unless a test sends its own Authorization
+	// ("" when authentication is off); they hold every scope (defaultToken).
+	subject      string
+	defaultToken string
+}
+
+// harnessSubject is the default caller: customer cust-1, who is also an operator, so a
+// test about something else is allowed everything. auth_test.go and test/authz hold the
+// API to who may do what.
+const harnessSubject = "cust-1"
+
+// everyScope is what the harness's default caller holds.
+func everyScope() []string {
+	return []string{auth.ScopeOrdersRead, auth.ScopeOrdersWrite, auth.ScopeOrdersApprove, auth.ScopeOrdersReadAll}
 }
 
 type harnessOption func(*harnessOptions)
@@ -48,7 +65,15 @@ type harnessOptions struct {
 	services bool
 	redis    redis.UniversalClient
 	config   func(*api.Config)
+	insecure bool
+	auth     *testAuth
 }
+
+// withInsecure runs the API with authentication off (SAGAFLOW_INSECURE).
+func withInsecure() harnessOption { return func(o *harnessOptions) { o.insecure = true } }
+
+// withAuth makes the API trust the issuer of another harness.
+func withAuth(a *testAuth) harnessOption { return func(o *harnessOptions) { o.auth = a } }
 
 // withServices runs the real order and inventory services in-process.
 func withServices() harnessOption { return func(o *harnessOptions) { o.services = true } }
@@ -91,6 +116,16 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	h.cfg.OrderServiceURL, h.cfg.InventoryServiceURL = orderURL, inventoryURL
 	h.cfg.ServiceCallTimeout = 2 * time.Second
 	h.cfg.RateLimitPerSecond = 0
+	h.auth = o.auth
+	if h.auth == nil {
+		h.auth = newTestAuth(t)
+	}
+	h.auth.configure(&h.cfg)
+	h.cfg.Insecure = o.insecure
+	if !o.insecure {
+		h.subject = harnessSubject
+		h.defaultToken = h.auth.token(t, harnessSubject, everyScope()...)
+	}
 	if o.config != nil {
 		o.config(&h.cfg)
 	}
@@ -101,13 +136,93 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	if o.redis != nil {
 		rdb = o.redis
 	}
-	srv := api.New(api.Deps{Temporal: h.temporal, Redis: rdb, Orders: h.orders, Inventory: h.inventory}, h.cfg, logging.Discard())
-	// Every request and answer is held to the committed document.
-	ts := httptest.NewServer(contract.MustFor(t, "public").Handler(t, api.NewHandler(srv, nil)))
-	t.Cleanup(ts.Close)
-	h.url = ts.URL
+	h.url = h.serve(api.Deps{Temporal: h.temporal, Redis: rdb, Orders: h.orders, Inventory: h.inventory}, nil)
 	return h
 }
+
+// serve runs an API over deps with the harness's configuration and issuer until the test
+// ends, and returns its URL; customize, when set, changes the test server before it starts.
+func (h *harness) serve(deps api.Deps, customize func(*httptest.Server)) string {
+	srv := api.New(deps, h.cfg, logging.Discard())
+	if !h.cfg.Insecure {
+		srv.WithVerifier(h.auth.verifier(h.t))
+	}
+	// Every request and answer is held to the committed document (but for the token, when
+	// authentication is off).
+	checker := contract.MustFor(h.t, "public")
+	if h.cfg.Insecure {
+		checker = checker.WithoutAuthentication()
+	}
+	ts := httptest.NewUnstartedServer(checker.Handler(h.t, api.NewHandler(srv, nil)))
+	if customize != nil {
+		customize(ts)
+	}
+	ts.Start()
+	h.t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// testAuth is an OIDC issuer for the API under test, its key set on an httptest server, and
+// a service key of the api identity for the configuration.
+type testAuth struct {
+	issuer     *devauth.Issuer
+	oidc       auth.OIDCConfig
+	serviceKey string
+}
+
+const testIssuerURL = "https://issuer.api.test/"
+
+func newTestAuth(tb testing.TB) *testAuth {
+	tb.Helper()
+	issuer, err := devauth.NewIssuer(testIssuerURL, devauth.DefaultAudience)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(issuer.Handler())
+	tb.Cleanup(srv.Close)
+	key, err := auth.GenerateServiceKey(auth.IdentityAPI, time.Now())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	oidc := api.DefaultConfig().OIDCConfig
+	oidc.Issuer, oidc.Audience, oidc.JWKSURL = testIssuerURL, devauth.DefaultAudience, srv.URL+devauth.JWKSPath
+	return &testAuth{issuer: issuer, oidc: oidc, serviceKey: string(key.Private)}
+}
+
+// configure points cfg at the issuer.
+func (a *testAuth) configure(cfg *api.Config) {
+	cfg.OIDCConfig = a.oidc
+	cfg.ServiceKey = a.serviceKey
+}
+
+// verifier checks the issuer's tokens until the test ends, as api.Run's does.
+func (a *testAuth) verifier(tb testing.TB) *auth.Verifier {
+	tb.Helper()
+	v, err := auth.NewOIDCVerifier(tb.Context(), a.oidc, nil, logging.Discard())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// token mints a valid access token for subject with scopes.
+func (a *testAuth) token(tb testing.TB, subject string, scopes ...string) string {
+	tb.Helper()
+	raw, err := a.issuer.Mint(devauth.Token{Subject: subject, Scopes: scopes})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw
+}
+
+// as is the Authorization header of a token for subject with scopes.
+func (h *harness) as(subject string, scopes ...string) map[string]string {
+	h.t.Helper()
+	return map[string]string{"Authorization": "Bearer " + h.auth.token(h.t, subject, scopes...)}
+}
+
+// orderID is the id of the order the default caller places with key.
+func (h *harness) orderID(key string) string { return api.OrderIDForKey(h.subject, key) }
 
 // response is an HTTP answer with its body read.
 type response struct {
@@ -142,19 +257,32 @@ func (r response) problemType(t *testing.T) string {
 
 func (h *harness) do(method, path string, header map[string]string, body string) response {
 	h.t.Helper()
+	return h.doAt(h.url, method, path, header, body)
+}
+
+// doAt is do on the API at base (one the test started with serve).
+func (h *harness) doAt(base, method, path string, header map[string]string, body string) response {
+	h.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, h.url+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if h.defaultToken != "" {
+		req.Header.Set("Authorization", "Bearer "+h.defaultToken)
+	}
 	for k, v := range header {
 		req.Header[http.CanonicalHeaderKey(k)] = []string{v}
+		// An empty Authorization sends none.
+		if http.CanonicalHeaderKey(k) == "Authorization" && v == "" {
+			req.Header.Del(k)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -176,7 +304,11 @@ func (h *harness) placeOrder(key, body string, header map[string]string) respons
 	}
 	r := h.do(http.MethodPost, "/orders", hd, body)
 	if r.status == http.StatusAccepted || r.status == http.StatusOK {
-		h.terminateLater(api.OrderIDForKey(key))
+		var placed struct {
+			ID string `json:"id"`
+		}
+		r.json(h.t, &placed)
+		h.terminateLater(placed.ID)
 	}
 	return r
 }

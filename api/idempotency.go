@@ -22,11 +22,19 @@ const orderIDPrefix = "ord_"
 // and safe in paths, workflow ids and Redis keys.
 var orderIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// OrderIDForKey derives the order id from an Idempotency-Key. The mapping is fixed, so the
-// saga's workflow id is fixed per key and Temporal refuses a second saga for the same key
-// even when the Redis record is gone.
-func OrderIDForKey(key string) string {
-	sum := sha256.Sum256([]byte("sagaflow/place-order\x00" + key))
+// OrderIDForKey derives the order id from the caller's token subject and Idempotency-Key
+// (subject "" while authentication is off). The mapping is fixed, so the saga's workflow
+// id, and the Redis record keyed by it, are fixed per subject and key: Temporal refuses a
+// second saga for the same key even when the Redis record is gone, and two subjects using
+// the same key get two orders, neither replaying nor blocking the other's.
+func OrderIDForKey(subject, key string) string {
+	// Keys and subjects hold no NUL, so the separators keep every pair apart; ids of
+	// unauthenticated requests stay what they always were.
+	input := "sagaflow/place-order\x00" + key
+	if subject != "" {
+		input = "sagaflow/place-order/subject\x00" + subject + "\x00" + key
+	}
+	sum := sha256.Sum256([]byte(input))
 	// 15 bytes = 120 bits: collisions are out of reach, and they encode to 24 characters.
 	return orderIDPrefix + orderIDEncoding.EncodeToString(sum[:15])
 }

@@ -21,24 +21,44 @@ import (
 
 const sampleLine = `{"sku":"SKU-1","quantity":2}`
 
-func TestOrderIDIsDerivedFromKey(t *testing.T) {
-	a, b := api.OrderIDForKey("key-1"), api.OrderIDForKey("key-1")
-	if a != b {
-		t.Fatalf("same key gave %s and %s", a, b)
+func TestOrderIDIsDerivedFromSubjectAndKey(t *testing.T) {
+	// Ids of requests without authentication are the ones the API always derived.
+	if got := api.OrderIDForKey("", "key-1"); got != "ord_yxnnjdmzhnoarz7rx7sr2rmj" {
+		t.Fatalf("unauthenticated id of key-1 = %s, the derivation changed", got)
 	}
-	if a == api.OrderIDForKey("key-2") {
-		t.Fatal("different keys gave the same order id")
+	cases := []struct {
+		name           string
+		subjectA, keyA string
+		subjectB, keyB string
+		same           bool
+	}{
+		{"same subject and key", "cust-1", "key-1", "cust-1", "key-1", true},
+		{"another key", "cust-1", "key-1", "cust-1", "key-2", false},
+		{"another subject", "cust-1", "key-1", "cust-2", "key-1", false},
+		{"subject and no subject", "cust-1", "key-1", "", "key-1", false},
+		{"the boundary moved", "cust-1", "key-1", "cust-1key", "-1", false},
+		{"subject that looks like a scope prefix", "", "key-1", "subject", "key-1", false},
 	}
-	if !strings.HasPrefix(a, "ord_") || len(a) != len("ord_")+24 {
-		t.Fatalf("order id %q is not ord_ + 24 characters", a)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := api.OrderIDForKey(tc.subjectA, tc.keyA), api.OrderIDForKey(tc.subjectB, tc.keyB)
+			if (a == b) != tc.same {
+				t.Fatalf("ids %s and %s, want equal: %v", a, b, tc.same)
+			}
+			for _, id := range []string{a, b} {
+				if !strings.HasPrefix(id, "ord_") || len(id) != len("ord_")+24 {
+					t.Fatalf("order id %q is not ord_ + 24 characters", id)
+				}
+			}
+		})
 	}
 }
 
 func TestPlaceOrderStartsSagaAndReplaysSameKey(t *testing.T) {
 	h := newHarness(t)
 	key := "replay-" + requestid.New()
-	id := api.OrderIDForKey(key)
-	body := orderBody("cust-1", sampleLine, `{"sku":"SKU-2","quantity":1}`)
+	id := h.orderID(key)
+	body := orderBody(harnessSubject, sampleLine, `{"sku":"SKU-2","quantity":1}`)
 
 	first := h.placeOrder(key, body, map[string]string{requestid.Header: "req-replay-test"})
 	if first.status != http.StatusAccepted {
@@ -85,14 +105,21 @@ func TestPlaceOrderStartsSagaAndReplaysSameKey(t *testing.T) {
 		t.Fatalf("saga type %q on queue %q", info.GetType().GetName(), info.GetTaskQueue())
 	}
 	attrs := info.GetSearchAttributes().GetIndexedFields()
-	for name, want := range map[string]string{"OrderStatus": string(orderclient.StatusPending), "CustomerId": "cust-1"} {
-		var got string
-		if p := attrs[name]; p == nil || converter.GetDefaultDataConverter().FromPayload(p, &got) != nil || got != want {
-			t.Fatalf("search attribute %s = %q, want %q", name, got, want)
-		}
+	var status string
+	if p := attrs["OrderStatus"]; p == nil || converter.GetDefaultDataConverter().FromPayload(p, &status) != nil || status != string(orderclient.StatusPending) {
+		t.Fatalf("search attribute OrderStatus = %q, want PENDING", status)
+	}
+	// The customer is in the memo, which the data converter encodes, never in a search
+	// attribute, which Temporal keeps in clear.
+	if p := attrs["CustomerId"]; p != nil {
+		t.Fatalf("search attribute CustomerId set: %s", p.GetData())
+	}
+	var customer string
+	if p := info.GetMemo().GetFields()["customer_id"]; p == nil || converter.GetDefaultDataConverter().FromPayload(p, &customer) != nil || customer != harnessSubject {
+		t.Fatalf("memo customer_id = %q, want %q", customer, harnessSubject)
 	}
 	if summary := desc.GetExecutionConfig().GetUserMetadata().GetSummary(); summary == nil ||
-		!strings.Contains(string(summary.GetData()), "Order "+id+" for customer cust-1 (2 lines)") {
+		!strings.Contains(string(summary.GetData()), "Order "+id+" for customer "+harnessSubject+" (2 lines)") {
 		t.Fatalf("static summary = %v", summary)
 	}
 	iter := h.temporal.GetWorkflowHistory(ctx, workflows.WorkflowID(id), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -104,7 +131,7 @@ func TestPlaceOrderStartsSagaAndReplaysSameKey(t *testing.T) {
 	if err := converter.GetDefaultDataConverter().FromPayloads(event.GetWorkflowExecutionStartedEventAttributes().GetInput(), &input); err != nil {
 		t.Fatal(err)
 	}
-	if input.OrderID != id || input.CustomerID != "cust-1" || input.PaymentToken != "tok_visa" || len(input.Lines) != 2 ||
+	if input.OrderID != id || input.CustomerID != harnessSubject || input.PaymentToken != "tok_visa" || len(input.Lines) != 2 ||
 		input.Lines[0] != (workflows.OrderLine{SKU: "SKU-1", Quantity: 2}) || input.RequestID != "req-replay-test" ||
 		input.ApprovalThreshold != h.cfg.ApprovalThreshold || input.ApprovalTimeout != h.cfg.ApprovalTimeout {
 		t.Fatalf("saga input = %+v", input)
@@ -159,7 +186,7 @@ func TestPlaceOrderConcurrentSameKeyStartsOneSaga(t *testing.T) {
 	if fresh != 1 || replays+inFlight != n-1 {
 		t.Fatalf("fresh=%d replays=%d in-flight=%d, want exactly one fresh answer", fresh, replays, inFlight)
 	}
-	if runs := h.sagaRuns(api.OrderIDForKey(key)); runs != 1 {
+	if runs := h.sagaRuns(h.orderID(key)); runs != 1 {
 		t.Fatalf("%d sagas, want 1", runs)
 	}
 }
@@ -194,13 +221,13 @@ func TestPlaceOrderWithoutRedisRecordUsesTheSaga(t *testing.T) {
 	if again.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatal("saga-backed replay not marked as replayed")
 	}
-	if runs := h.sagaRuns(api.OrderIDForKey(key)); runs != 1 {
+	if runs := h.sagaRuns(h.orderID(key)); runs != 1 {
 		t.Fatalf("%d sagas, want 1", runs)
 	}
 
 	// The saga's memo also tells a different body apart.
 	flush()
-	r := h.placeOrder(key, orderBody("cust-2", sampleLine), nil)
+	r := h.placeOrder(key, orderBody(harnessSubject, `{"sku":"SKU-2","quantity":2}`), nil)
 	if r.status != http.StatusUnprocessableEntity || r.problemType(t) != "/problems/idempotency-key-reused" {
 		t.Fatalf("different body after Redis lost the record: %d %s", r.status, r.body)
 	}
@@ -223,10 +250,10 @@ func TestPlaceOrderWithRedisDownFallsBackToSaga(t *testing.T) {
 	if again.status != http.StatusAccepted || !bytes.Equal(again.body, first.body) || again.header.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("repeat without Redis: %d %s", again.status, again.body)
 	}
-	if r := h.placeOrder(key, orderBody("cust-9", sampleLine), nil); r.status != http.StatusUnprocessableEntity {
+	if r := h.placeOrder(key, orderBody(harnessSubject, `{"sku":"SKU-9","quantity":1}`), nil); r.status != http.StatusUnprocessableEntity {
 		t.Fatalf("different body without Redis: %d %s", r.status, r.body)
 	}
-	if runs := h.sagaRuns(api.OrderIDForKey(key)); runs != 1 {
+	if runs := h.sagaRuns(h.orderID(key)); runs != 1 {
 		t.Fatalf("%d sagas, want 1", runs)
 	}
 }
@@ -302,7 +329,6 @@ func TestPlaceOrderRejectsBadBodies(t *testing.T) {
 		"duplicate SKUs":      orderBody("cust-1", sampleLine, `{"sku":"SKU-1","quantity":5}`),
 		"empty SKU":           orderBody("cust-1", `{"sku":"","quantity":1}`),
 		"SKU with space":      orderBody("cust-1", `{"sku":"SKU 1","quantity":1}`),
-		"missing customer":    `{"payment_token":"tok","lines":[` + sampleLine + `]}`,
 		"bad customer":        orderBody("cust 1", sampleLine),
 		"long customer":       orderBody(strings.Repeat("c", 65), sampleLine),
 		"missing token":       `{"customer_id":"cust-1","lines":[` + sampleLine + `]}`,
@@ -321,7 +347,7 @@ func TestPlaceOrderRejectsBadBodies(t *testing.T) {
 			}
 			r.problemType(t)
 			// A refused request starts nothing and leaves no claim on its key.
-			_, err := h.temporal.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(api.OrderIDForKey(key)), "")
+			_, err := h.temporal.DescribeWorkflowExecution(context.Background(), workflows.WorkflowID(h.orderID(key)), "")
 			if err == nil {
 				t.Fatal("a refused request started a saga")
 			}

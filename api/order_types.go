@@ -14,7 +14,7 @@ type NewOrderLine struct {
 
 // PlaceOrderRequest is a new order. Prices come from the catalog, never from the client.
 type PlaceOrderRequest struct {
-	CustomerID   string         `json:"customer_id" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$" doc:"The ordering customer" example:"cust-42"`
+	CustomerID   string         `json:"customer_id,omitempty" minLength:"1" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$" doc:"The ordering customer: the token's subject, which this may repeat but not change (required only while authentication is off)" example:"cust-42"`
 	Lines        []NewOrderLine `json:"lines" minItems:"1" maxItems:"100" doc:"One line per SKU"`
 	PaymentToken string         `json:"payment_token" minLength:"1" maxLength:"200" pattern:"^[!-~]+$" doc:"Tokenized payment method" example:"tok_visa"`
 }
@@ -112,7 +112,7 @@ type orderOutput struct {
 }
 
 type listOrdersInput struct {
-	CustomerID string             `query:"customer_id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$" doc:"Only this customer's orders"`
+	CustomerID string             `query:"customer_id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$" doc:"Only this customer's orders (a customer may name only themselves)"`
 	Status     orderclient.Status `query:"status" doc:"Only orders in this status"`
 	Limit      int                `query:"limit" minimum:"1" maximum:"100" default:"20" doc:"Page size"`
 	Cursor     string             `query:"cursor" maxLength:"512" doc:"next_cursor of the previous page"`

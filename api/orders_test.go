@@ -10,6 +10,7 @@ import (
 	"github.com/sagaflow/sagaflow/internal/requestid"
 	inventoryclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -32,7 +33,7 @@ type orderView struct {
 func TestGetOrderFromOrderService(t *testing.T) {
 	h := newHarness(t, withServices())
 	ctx := context.Background()
-	id := api.OrderIDForKey("get-" + requestid.New())
+	id := h.orderID("get-" + requestid.New())
 	_, err := h.orders.Create(ctx, "create-"+id, orderclient.CreateOrderRequest{
 		OrderID: id, CustomerID: "cust-7", WorkflowID: workflows.WorkflowID(id),
 		Lines: []orderclient.NewLine{{SKU: "SKU-1", Quantity: 3}},
@@ -55,13 +56,14 @@ func TestGetOrderFromOrderService(t *testing.T) {
 func TestGetOrderFromSagaBeforeTheOrderIsRecorded(t *testing.T) {
 	h := newHarness(t, withServices(), withConfig(func(c *api.Config) { c.ServiceCallTimeout = time.Second }))
 	key := "saga-only-" + requestid.New()
-	if r := h.placeOrder(key, orderBody("cust-3", sampleLine), nil); r.status != http.StatusAccepted {
+	customer := h.as("cust-3", devauth.CustomerScopes...)
+	if r := h.placeOrder(key, orderBody("cust-3", sampleLine), customer); r.status != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", r.status, r.body)
 	}
-	id := api.OrderIDForKey(key)
+	id := api.OrderIDForKey("cust-3", key)
 	// No worker runs the saga: the order service has no record and the status query
-	// cannot be answered, yet the order exists.
-	r := h.do(http.MethodGet, "/orders/"+id, nil, "")
+	// cannot be answered, yet the order exists, for its customer (from the saga's memo).
+	r := h.do(http.MethodGet, "/orders/"+id, customer, "")
 	if r.status != http.StatusOK {
 		t.Fatalf("GET: %d %s", r.status, r.body)
 	}
@@ -74,7 +76,7 @@ func TestGetOrderFromSagaBeforeTheOrderIsRecorded(t *testing.T) {
 
 func TestGetOrderNotFoundAndMalformed(t *testing.T) {
 	h := newHarness(t, withServices())
-	r := h.do(http.MethodGet, "/orders/"+api.OrderIDForKey("never-"+requestid.New()), nil, "")
+	r := h.do(http.MethodGet, "/orders/"+h.orderID("never-"+requestid.New()), nil, "")
 	if r.status != http.StatusNotFound || r.problemType(t) != "/problems/not-found" {
 		t.Fatalf("unknown order: %d %s", r.status, r.body)
 	}
@@ -89,7 +91,7 @@ func TestGetOrderNotFoundAndMalformed(t *testing.T) {
 
 func TestGetOrderWithOrderServiceDownIsUnavailable(t *testing.T) {
 	h := newHarness(t)
-	r := h.do(http.MethodGet, "/orders/"+api.OrderIDForKey("down-"+requestid.New()), nil, "")
+	r := h.do(http.MethodGet, "/orders/"+h.orderID("down-"+requestid.New()), nil, "")
 	if r.status != http.StatusServiceUnavailable || r.problemType(t) != "/problems/unavailable" {
 		t.Fatalf("GET with the order service down: %d %s", r.status, r.body)
 	}
@@ -99,7 +101,7 @@ func TestListOrdersPassesFiltersAndPages(t *testing.T) {
 	h := newHarness(t, withServices())
 	ctx := context.Background()
 	for i := range 3 {
-		id := api.OrderIDForKey("list-" + requestid.New())
+		id := h.orderID("list-" + requestid.New())
 		customer := "cust-a"
 		if i == 2 {
 			customer = "cust-b"
@@ -179,9 +181,9 @@ func TestListProducts(t *testing.T) {
 
 func TestDecisionsOnUnknownOrderAreNotFound(t *testing.T) {
 	h := newHarness(t)
-	id := api.OrderIDForKey("nobody-" + requestid.New())
+	id := h.orderID("nobody-" + requestid.New())
 	for _, action := range []string{"approve", "reject", "cancel"} {
-		r := h.do(http.MethodPost, "/orders/"+id+"/"+action, nil, `{"by":"ops","reason":"test"}`)
+		r := h.do(http.MethodPost, "/orders/"+id+"/"+action, nil, `{"reason":"test"}`)
 		if r.status != http.StatusNotFound || r.problemType(t) != "/problems/not-found" {
 			t.Fatalf("%s: %d %s", action, r.status, r.body)
 		}
@@ -195,18 +197,20 @@ func TestDecisionsOnUnknownOrderAreNotFound(t *testing.T) {
 
 func TestDecisionsValidateInput(t *testing.T) {
 	h := newHarness(t)
-	id := api.OrderIDForKey("validate-" + requestid.New())
+	id := h.orderID("validate-" + requestid.New())
 	cases := map[string]struct {
 		path   string
 		header map[string]string
 		body   string
 	}{
-		"unknown field":     {"/orders/" + id + "/approve", nil, `{"by":"ops","amount":1}`},
+		"unknown field":     {"/orders/" + id + "/approve", nil, `{"reason":"ops","amount":1}`},
 		"long reason":       {"/orders/" + id + "/reject", nil, `{"reason":"` + longString(501) + `"}`},
 		"control character": {"/orders/" + id + "/cancel", nil, `{"reason":"a\nb"}`},
 		"bad key":           {"/orders/" + id + "/cancel", map[string]string{"Idempotency-Key": "a b"}, ``},
 		"bad id":            {"/orders/bad%20id/cancel", nil, ``},
-		"malformed JSON":    {"/orders/" + id + "/approve", nil, `{"by":`},
+		"malformed JSON":    {"/orders/" + id + "/approve", nil, `{"reason":`},
+		// Who decides is the token's subject: a client cannot name anyone.
+		"by": {"/orders/" + id + "/approve", nil, `{"by":"ops","reason":"verified"}`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -222,14 +226,14 @@ func TestDecisionsValidateInput(t *testing.T) {
 func TestDecisionOnFinishedSagaConflicts(t *testing.T) {
 	h := newHarness(t)
 	key := "finished-" + requestid.New()
-	if r := h.placeOrder(key, orderBody("cust-1", sampleLine), nil); r.status != http.StatusAccepted {
+	if r := h.placeOrder(key, orderBody(harnessSubject, sampleLine), nil); r.status != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", r.status, r.body)
 	}
-	id := api.OrderIDForKey(key)
+	id := h.orderID(key)
 	if err := h.temporal.TerminateWorkflow(context.Background(), workflows.WorkflowID(id), "", "test"); err != nil {
 		t.Fatal(err)
 	}
-	r := h.do(http.MethodPost, "/orders/"+id+"/cancel", map[string]string{"Idempotency-Key": "cancel-1"}, `{"by":"ops"}`)
+	r := h.do(http.MethodPost, "/orders/"+id+"/cancel", map[string]string{"Idempotency-Key": "cancel-1"}, `{"reason":"ops"}`)
 	if r.status != http.StatusConflict || r.problemType(t) != "/problems/invalid-transition" {
 		t.Fatalf("cancel after the saga finished: %d %s", r.status, r.body)
 	}

@@ -12,13 +12,20 @@ import (
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
-func memoString(desc *workflowservice.DescribeWorkflowExecutionResponse, field string) string {
-	p := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()[field]
+// memoString reads a memo field with the converter the client wrote it with, in the
+// saga's serialization context as the client encoded it. "" when absent or unreadable.
+func (s *Server) memoString(desc *workflowservice.DescribeWorkflowExecutionResponse, field string) string {
+	info := desc.GetWorkflowExecutionInfo()
+	p := info.GetMemo().GetFields()[field]
 	if p == nil {
 		return ""
 	}
+	dc := converter.WithDataConverterSerializationContext(s.deps.DataConverter, converter.WorkflowSerializationContext{
+		Namespace: s.cfg.Namespace, WorkflowID: info.GetExecution().GetWorkflowId(),
+	})
 	var v string
-	if err := converter.GetDefaultDataConverter().FromPayload(p, &v); err != nil {
+	if err := dc.FromPayload(p, &v); err != nil {
+		s.logger.Warn("saga memo unreadable", "workflow_id", info.GetExecution().GetWorkflowId(), "field", field, "error", err)
 		return ""
 	}
 	return v
@@ -44,8 +51,8 @@ const sagaQueryTimeout = 2 * time.Second
 // sagaInfo is what Temporal knows about an order's saga.
 type sagaInfo struct {
 	running    bool
-	status     orderclient.Status // the OrderStatus search attribute
-	customerID string
+	status     orderclient.Status    // the OrderStatus search attribute
+	customerID string                // the memo's customer_id (the search attribute of older sagas)
 	state      *workflows.SagaStatus // nil when the status query could not be answered
 }
 
@@ -61,10 +68,15 @@ func (s *Server) describeSaga(ctx context.Context, id string) (*sagaInfo, error)
 		return nil, dependency(depTemporal, err)
 	}
 	info := desc.GetWorkflowExecutionInfo()
+	customer := s.memoString(desc, memoCustomer)
+	if customer == "" {
+		// Sagas started before the memo held the customer have it as a search attribute.
+		customer = searchKeyword(desc, workflows.SearchCustomerID.GetName())
+	}
 	return &sagaInfo{
 		running:    info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
 		status:     orderclient.Status(searchKeyword(desc, workflows.SearchOrderStatus.GetName())),
-		customerID: searchKeyword(desc, workflows.SearchCustomerID.GetName()),
+		customerID: customer,
 	}, nil
 }
 

@@ -26,6 +26,11 @@ import (
 // repeated Idempotency-Key can be checked against the saga itself when Redis forgot it.
 const memoFingerprint = "request_fingerprint"
 
+// memoCustomer is the memo field holding the ordering customer. The memo goes through the
+// client's data converter (and its codec), unlike a search attribute, which Temporal keeps
+// and indexes in clear.
+const memoCustomer = "customer_id"
+
 const opPlaceOrder = "place-order"
 
 func (s *Server) placeOrder(ctx context.Context, in *placeOrderInput) (*placeOrderOutput, error) {
@@ -37,8 +42,20 @@ func (s *Server) placeOrder(ctx context.Context, in *placeOrderInput) (*placeOrd
 	if err := validateLines(in.Body.Lines); err != nil {
 		return nil, err
 	}
+	p, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Refused before anything is claimed or started.
+	customer, err := customerFor(p, in.Body.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	// The request as placed: leaving customer_id out or repeating the subject is the same
+	// request, with the same fingerprint.
+	in.Body.CustomerID = customer
 	wait := preferredWait(in.Prefer, s.cfg.OrderWaitMax)
-	id := OrderIDForKey(in.IdempotencyKey)
+	id := OrderIDForKey(idempotencyScope(p), in.IdempotencyKey)
 	fp, err := fingerprint(opPlaceOrder, in.Body)
 	if err != nil {
 		return nil, s.fail(ctx, err)
@@ -131,13 +148,14 @@ func (s *Server) startOrder(ctx context.Context, in *placeOrderInput, id, fp str
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		// No customer here: search attributes are stored and indexed in clear.
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SearchOrderStatus.ValueSet(string(orderclient.StatusPending)),
-			workflows.SearchCustomerID.ValueSet(req.CustomerID),
 		),
+		// The summary, details and memo go through the client's data converter.
 		StaticSummary: fmt.Sprintf("Order %s for customer %s (%d lines)", id, req.CustomerID, len(req.Lines)),
 		StaticDetails: staticDetails(req),
-		Memo:          map[string]any{memoFingerprint: fp},
+		Memo:          map[string]any{memoFingerprint: fp, memoCustomer: req.CustomerID},
 	}
 	out := &placeOrderOutput{
 		Status:   http.StatusAccepted,
@@ -158,7 +176,7 @@ func (s *Server) startOrder(ctx context.Context, in *placeOrderInput, id, fp str
 		if err != nil {
 			return nil, dependency(depTemporal, err)
 		}
-		if memoString(desc, memoFingerprint) != fp {
+		if s.memoString(desc, memoFingerprint) != fp {
 			return nil, keyReused()
 		}
 		out.Replayed = "true"

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/sagaflow/sagaflow/internal/auth"
 )
 
 // Product is one catalog entry as clients see it.
@@ -26,14 +28,16 @@ type productsOutput struct {
 }
 
 func (s *Server) registerProducts(api huma.API) {
-	huma.Register(api, huma.Operation{
+	// The catalog is for anyone signed in, whatever their token's scopes: it needs a valid
+	// token (so reads count against a subject's rate limit) but no scope.
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: "list-products",
 		Method:      http.MethodGet,
 		Path:        "/products",
 		Summary:     "List the catalog with what is available",
 		Tags:        []string{tagProducts},
 		Errors:      []int{http.StatusTooManyRequests, http.StatusServiceUnavailable},
-	}, s.listProducts)
+	}, auth.Requirement{}), s.listProducts)
 }
 
 func (s *Server) listProducts(ctx context.Context, _ *struct{}) (*productsOutput, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/problem"
 )
 
@@ -149,10 +150,15 @@ func (l *rateLimiter) allowRedis(ctx context.Context, client string) (limitDecis
 	return d, nil
 }
 
-// clientID names the client a request counts against: its IP address. A client-chosen
-// header (such as X-Client-Id) is deliberately not used: without authentication a client
-// could rotate it and escape the limit.
+// clientID names the client a request counts against: the subject of its verified token
+// (the guard runs first), so a customer has one budget from every address; without
+// authentication, its IP address. A client-chosen header (such as X-Client-Id) is
+// deliberately not used: a client could rotate it and escape the limit.
 func (l *rateLimiter) clientID(ctx huma.Context) string {
+	if p, ok := auth.From(ctx.Context()); ok && !p.Unauthenticated && p.Subject != "" {
+		// The prefix keeps a subject from ever naming an address's budget.
+		return subjectClientPrefix + p.Subject
+	}
 	if l.trustForwarded {
 		if xff := ctx.Header("X-Forwarded-For"); xff != "" {
 			parts := strings.Split(xff, ",")
@@ -170,6 +176,9 @@ func (l *rateLimiter) clientID(ctx huma.Context) string {
 	}
 	return host
 }
+
+// subjectClientPrefix starts the budget of an authenticated subject; addresses have none.
+const subjectClientPrefix = "sub:"
 
 // middleware enforces the limit on every API operation (health and docs stay open).
 func (l *rateLimiter) middleware(ctx huma.Context, next func(huma.Context)) {

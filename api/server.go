@@ -16,7 +16,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
@@ -32,11 +34,16 @@ const (
 	apiDescription = "Place orders, follow them through the order saga, approve, reject or cancel them, and read the product catalog.\n\n" +
 		"Every POST takes an `Idempotency-Key` header: repeating a request with the same key and body replays the first answer " +
 		"(with `Idempotent-Replayed: true`); the same key with another body is refused with 422; a repeat while the first is still " +
-		"running gets 409 with `Retry-After`. Requests are rate limited per client IP address; over the limit the answer is 429 " +
+		"running gets 409 with `Retry-After`. Requests are rate limited per authenticated subject; over the limit the answer is 429 " +
 		"with `Retry-After` and `RateLimit-*` headers. Errors are RFC 9457 problem documents whose `type` (a reference such as `/problems/not-found`) ends with a stable code.\n\n" +
 		"Request bodies are `application/json` (UTF-8; a body without that media type is refused with 415) whose member names are " +
 		"spelled exactly as documented; lists are never null. A query parameter appears at most once (400 otherwise). " +
-		"Every GET also answers HEAD, and a method a resource does not support gets 405 with `Allow`."
+		"Every GET also answers HEAD, and a method a resource does not support gets 405 with `Allow`.\n\n" +
+		"Every operation needs an OAuth 2 bearer token (`Authorization: Bearer <token>`) from the configured issuer, whose scopes " +
+		"say what it may do (each operation names them): a customer's token (`orders:read`, `orders:write`) places, reads, lists " +
+		"and cancels that customer's own orders, the token's subject being the customer; an operator's (`orders:approve`, " +
+		"`orders:read_all`) reads every order, approves, rejects and cancels. Without a valid token the answer is 401, without the " +
+		"scope 403, both with `WWW-Authenticate`; another customer's order is answered 404, as if it did not exist."
 	tagOrders   = "orders"
 	tagProducts = "products"
 )
@@ -48,6 +55,9 @@ type Deps struct {
 	Redis     redis.UniversalClient
 	Orders    *orderclient.Client
 	Inventory *inventoryclient.Client
+	// DataConverter decodes what the API reads back from Temporal (the saga's memo): the
+	// converter Temporal's client encodes with. nil is the SDK's default converter.
+	DataConverter converter.DataConverter
 }
 
 // Server holds the API's handlers and their dependencies.
@@ -55,18 +65,28 @@ type Server struct {
 	deps    Deps
 	cfg     Config
 	logger  *slog.Logger
+	guard   *auth.Guard // nil until WithVerifier, unless cfg.Insecure
 	gate    *redisGate
 	idem    *idemStore
 	limiter *rateLimiter
 }
 
-// New returns a Server over deps. cfg is expected to be valid (see Config.Validate).
+// New returns a Server over deps. cfg is expected to be valid (see Config.Validate). Unless
+// cfg.Insecure, it serves requests only once WithVerifier gave it the token verifier.
 func New(deps Deps, cfg Config, logger *slog.Logger) *Server {
+	if deps.DataConverter == nil {
+		deps.DataConverter = converter.GetDefaultDataConverter()
+	}
 	gate := newRedisGate(logger)
+	var guard *auth.Guard
+	if cfg.Insecure {
+		guard = auth.Unprotected(logger)
+	}
 	return &Server{
 		deps:   deps,
 		cfg:    cfg,
 		logger: logger,
+		guard:  guard,
 		gate:   gate,
 		idem: &idemStore{
 			rdb:    deps.Redis,
@@ -81,11 +101,23 @@ func New(deps Deps, cfg Config, logger *slog.Logger) *Server {
 	}
 }
 
-// Register adds the API's operations to api. It touches no dependency.
+// WithVerifier makes the server check every caller's bearer token with v and returns it.
+func (s *Server) WithVerifier(v auth.TokenVerifier) *Server {
+	s.guard = auth.NewGuard(v, s.logger)
+	return s
+}
+
+// Register adds the API's operations to api. It touches no dependency. Without a guard
+// (the OpenAPI document alone) the operations are declared but nothing checks callers.
 func (s *Server) Register(api huma.API) {
+	// The caller is known before anything else runs: rate limits are per subject.
+	if s.guard != nil {
+		s.guard.Install(api)
+	}
 	if s.limiter != nil {
 		api.UseMiddleware(s.limiter.middleware)
 	}
+	auth.Declare(api, bearerDescription)
 	s.registerOrders(api)
 	s.registerSignals(api)
 	s.registerProducts(api)
@@ -93,7 +125,8 @@ func (s *Server) Register(api huma.API) {
 }
 
 // declareRateLimitHeaders declares on every answer the headers the rate limiter sets on
-// every answer while limiting is on.
+// every answer while limiting is on; not on 401, which the guard gives before the limiter
+// knows whose budget a request is.
 func declareRateLimitHeaders(oapi *huma.OpenAPI) {
 	headers := map[string]string{
 		"RateLimit-Limit":     "Requests the client may make in a burst (while rate limiting is on)",
@@ -105,7 +138,10 @@ func declareRateLimitHeaders(oapi *huma.OpenAPI) {
 			if op == nil {
 				continue
 			}
-			for _, r := range op.Responses {
+			for status, r := range op.Responses {
+				if status == "401" {
+					continue
+				}
 				if r.Headers == nil {
 					r.Headers = map[string]*huma.Param{}
 				}
@@ -118,8 +154,13 @@ func declareRateLimitHeaders(oapi *huma.OpenAPI) {
 }
 
 // NewHandler builds the API's HTTP handler: operations, OpenAPI document and docs, and
-// health endpoints. A nil ready reports ready whenever the process answers.
+// health endpoints. A nil ready reports ready whenever the process answers. The server
+// must have its verifier (or run insecure): a handler that checks no caller is a wiring
+// mistake, caught here rather than served.
 func NewHandler(s *Server, ready *httpserver.Readiness) http.Handler {
+	if s.guard == nil {
+		panic("api: NewHandler without a token verifier: call WithVerifier, or set " + auth.InsecureVariable + "=true for local use")
+	}
 	if ready == nil {
 		ready = httpserver.NewReadiness(nil)
 	}
@@ -142,6 +183,9 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if cfg.Insecure {
+		auth.WarnInsecure(logger, "api")
+	}
 	tc, err := temporalclient.Dial(cfg.Config, logger)
 	if err != nil {
 		return err
@@ -163,27 +207,59 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}()
 
 	httpClient := svcclient.NewHTTPClient()
+	// Calls to the services carry the API's service token, addressed to each service.
+	orderHTTP, inventoryHTTP := httpClient, httpClient
+	if cfg.ServiceKey != "" {
+		signer, err := cfg.signer()
+		if err != nil {
+			return err
+		}
+		orderHTTP, inventoryHTTP = signer.Client(httpClient, audienceOrder), signer.Client(httpClient, audienceInventory)
+	}
+	// The memo is read back with the converter the client writes it with.
+	dc, err := cfg.Config.DataConverter()
+	if err != nil {
+		return err
+	}
 	deps := Deps{
 		Temporal:  tc,
 		Redis:     rdb,
-		Orders:    orderclient.New(cfg.OrderServiceURL, httpClient, cfg.ServiceCallTimeout),
-		Inventory: inventoryclient.New(cfg.InventoryServiceURL, httpClient, cfg.ServiceCallTimeout),
+		Orders:    orderclient.New(cfg.OrderServiceURL, orderHTTP, cfg.ServiceCallTimeout),
+		Inventory: inventoryclient.New(cfg.InventoryServiceURL, inventoryHTTP, cfg.ServiceCallTimeout),
+		DataConverter: dc,
 	}
-	// Without Redis the API keeps serving (idempotency falls back to Temporal, rate limits
-	// to in-process limiters), so Redis only degrades readiness.
-	ready := httpserver.NewReadiness(map[string]httpserver.Check{
+	checks := map[string]httpserver.Check{
 		"temporal": func(ctx context.Context) error {
 			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			return err
 		},
 		"order-service":     serviceReady(httpClient, cfg.OrderServiceURL),
 		"inventory-service": serviceReady(httpClient, cfg.InventoryServiceURL),
-	}).WithDegraded(map[string]httpserver.Check{
+	}
+	srv := New(deps, cfg, logger)
+	if !cfg.Insecure {
+		verifier, err := auth.NewOIDCVerifier(ctx, cfg.OIDCConfig, nil, logger)
+		if err != nil {
+			return err
+		}
+		srv.WithVerifier(verifier)
+		// Without the issuer's keys no token can be checked: every request would be 401.
+		checks["auth-keys"] = verifier.Ready
+	}
+	// Without Redis the API keeps serving (idempotency falls back to Temporal, rate limits
+	// to in-process limiters), so Redis only degrades readiness.
+	ready := httpserver.NewReadiness(checks).WithDegraded(map[string]httpserver.Check{
 		"redis": func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 	})
-	handler := NewHandler(New(deps, cfg, logger), ready)
+	handler := NewHandler(srv, ready)
 	return httpserver.ListenAndServe(ctx, logger, cfg.HTTPAddr, handler, ready, cfg.ShutdownTiming)
 }
+
+// The services' names are the audiences of the API's service tokens.
+const (
+	audienceOrder     = "order"
+	audienceInventory = "inventory"
+)
 
 // serviceReady checks a service's own /readyz.
 func serviceReady(httpClient *http.Client, baseURL string) httpserver.Check {

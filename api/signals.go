@@ -9,14 +9,15 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/problem"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
-// DecisionRequest says who decided and why; both are optional.
+// DecisionRequest says why; it is optional. Who decided is the token's subject, never
+// what the client says.
 type DecisionRequest struct {
-	By     string `json:"by,omitempty" maxLength:"100" doc:"Who decides" example:"ops@example.com"`
 	Reason string `json:"reason,omitempty" maxLength:"500" doc:"Why" example:"verified by phone"`
 }
 
@@ -51,6 +52,12 @@ type signalKind struct {
 	// query waits for the workflow task in progress, which with local steps may run
 	// every step up to the approval.
 	byStatus bool
+	// requirement is who may send the decision.
+	requirement auth.Requirement
+	// everyOrder, when set, is the scope that lets a caller decide on any order; without
+	// it a caller decides only on their own orders (another's is answered 404). Unset, the
+	// requirement alone decides.
+	everyOrder string
 }
 
 func awaitingApproval(verb string) func(st *workflows.SagaStatus) (bool, string) {
@@ -82,6 +89,7 @@ func (s *Server) registerSignals(api huma.API) {
 			description: "Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment.",
 			allowed:     awaitingApproval("approved"),
 			byStatus:    true,
+			requirement: auth.Requirement{Scopes: []string{auth.ScopeOrdersApprove}},
 		},
 		{
 			operationID: "reject-order", signal: workflows.SignalReject, verb: "rejected",
@@ -89,27 +97,36 @@ func (s *Server) registerSignals(api huma.API) {
 			description: "Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock.",
 			allowed:     awaitingApproval("rejected"),
 			byStatus:    true,
+			requirement: auth.Requirement{Scopes: []string{auth.ScopeOrdersApprove}},
 		},
 		{
 			operationID: "cancel-order", signal: workflows.SignalCancel, verb: "cancelled",
 			summary:     "Cancel an order",
 			description: "Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409.",
 			allowed:     cancellable,
+			// A customer cancels their own orders; an operator any order.
+			requirement: auth.Requirement{Scopes: []string{auth.ScopeOrdersWrite, auth.ScopeOrdersApprove}},
+			everyOrder:  auth.ScopeOrdersApprove,
 		},
 	}
 	for _, k := range kinds {
-		huma.Register(api, huma.Operation{
+		description := k.description + " The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. " +
+			"The decision is recorded as taken by the token's subject."
+		if k.everyOrder != "" {
+			description += " Another customer's order is answered 404 unless the token holds " + k.everyOrder + "."
+		}
+		huma.Register(api, auth.Protect(huma.Operation{
 			OperationID:   k.operationID,
 			Method:        http.MethodPost,
 			Path:          "/orders/{order_id}/" + k.signal,
 			Summary:       k.summary,
-			Description:   k.description + " The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.",
+			Description:   description,
 			Tags:          []string{tagOrders},
 			DefaultStatus: http.StatusAccepted,
 			MaxBodyBytes:  8 << 10,
 			Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity,
 				http.StatusTooManyRequests, http.StatusServiceUnavailable},
-		}, func(ctx context.Context, in *decisionInput) (*signalOutput, error) {
+		}, k.requirement), func(ctx context.Context, in *decisionInput) (*signalOutput, error) {
 			return s.decide(ctx, k, in)
 		})
 	}
@@ -118,19 +135,28 @@ func (s *Server) registerSignals(api huma.API) {
 // decide checks the saga's state, then signals it. The check gives clients a clear 409;
 // the saga still decides for itself, so a decision racing a state change stays harmless.
 func (s *Server) decide(ctx context.Context, k signalKind, in *decisionInput) (*signalOutput, error) {
-	var d workflows.Decision
+	p, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Who decided is who the token says; nobody is known while authentication is off.
+	d := workflows.Decision{By: p.Subject}
+	if p.Unauthenticated {
+		d.By = anonymous
+	}
 	if in.Body != nil {
-		if hasControl(in.Body.By) || hasControl(in.Body.Reason) {
-			return nil, problem.New(http.StatusUnprocessableEntity, problem.CodeValidation, "by and reason must not contain control characters")
+		if hasControl(in.Body.Reason) {
+			return nil, problem.New(http.StatusUnprocessableEntity, problem.CodeValidation, "reason must not contain control characters")
 		}
-		d = workflows.Decision{By: in.Body.By, Reason: in.Body.Reason}
+		d.Reason = in.Body.Reason
 	}
 	saga, err := s.describeSaga(ctx, in.OrderID)
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	if saga == nil {
-		return nil, problem.New(http.StatusNotFound, problem.CodeNotFound, "no order with id "+in.OrderID)
+	// Another customer's order answers as a missing one, before its state can show.
+	if saga == nil || (k.everyOrder != "" && !mayAccess(p, saga.customerID, k.everyOrder)) {
+		return nil, orderNotFound(in.OrderID)
 	}
 	if !saga.running {
 		return nil, problem.New(http.StatusConflict, problem.CodeInvalidTransition,

@@ -42,10 +42,10 @@ func TestApproveChecksTheStatusWithoutAQuery(t *testing.T) {
 	if r := h.placeOrder(key, orderBody("cust-1", sampleLine), nil); r.status != http.StatusAccepted {
 		t.Fatalf("POST: %d %s", r.status, r.body)
 	}
-	id := api.OrderIDForKey(key)
+	id := h.orderID(key)
 	for _, action := range []string{"approve", "reject"} {
 		started := time.Now()
-		r := h.do(http.MethodPost, "/orders/"+id+"/"+action, nil, `{"by":"ops"}`)
+		r := h.do(http.MethodPost, "/orders/"+id+"/"+action, nil, `{"reason":"ops"}`)
 		if r.status != http.StatusConflict || r.problemType(t) != "/problems/invalid-transition" || !strings.Contains(string(r.body), "PENDING") {
 			t.Fatalf("%s a PENDING order: %d %s", action, r.status, r.body)
 		}

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/idempotency"
 	"github.com/sagaflow/sagaflow/internal/svcrun"
 	"github.com/sagaflow/sagaflow/services/inventory"
@@ -65,5 +68,80 @@ func TestServiceConfigs(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestAPIConfig runs `sagaflow api` with each environment: outside insecure mode it needs
+// the issuer and its own service key, and says which variable is wrong; in insecure mode it
+// warns at start. Temporal is unreachable here, so an accepted configuration ends at the
+// dial: it got that far.
+func TestAPIConfig(t *testing.T) {
+	newKey := func(identity string) string {
+		k, err := auth.GenerateServiceKey(identity, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(k.Private)
+	}
+	apiKey, sagaKey := newKey(auth.IdentityAPI), newKey(auth.IdentitySagaWorker)
+	base := map[string]string{
+		"ORDER_SERVICE_URL": "http://127.0.0.1:1", "INVENTORY_SERVICE_URL": "http://127.0.0.1:1", "TEMPORAL_ADDRESS": "127.0.0.1:1",
+	}
+	with := func(extra map[string]string) map[string]string {
+		env := map[string]string{}
+		for k, v := range base {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	secure := map[string]string{"AUTH_ISSUER": "https://login.example.com/", "AUTH_AUDIENCE": "sagaflow-api",
+		"AUTH_JWKS_URL": "http://127.0.0.1:1/jwks.json", "API_SERVICE_KEY": apiKey}
+	without := func(key string) map[string]string {
+		env := with(secure)
+		delete(env, key)
+		return env
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string // the variable the error must name; "" means the configuration is accepted
+		warns   bool   // the insecure warning is logged
+	}{
+		{name: "issuer and service key", env: with(secure)},
+		{name: "nothing about authentication", env: with(nil), wantErr: "AUTH_ISSUER"},
+		{name: "no audience", env: without("AUTH_AUDIENCE"), wantErr: "AUTH_AUDIENCE"},
+		{name: "no service key", env: without("API_SERVICE_KEY"), wantErr: "API_SERVICE_KEY"},
+		{name: "another identity's service key", env: with(map[string]string{"AUTH_ISSUER": secure["AUTH_ISSUER"], "AUTH_AUDIENCE": "a", "API_SERVICE_KEY": sagaKey}), wantErr: "API_SERVICE_KEY"},
+		{name: "an HMAC algorithm", env: with(map[string]string{"AUTH_ISSUER": secure["AUTH_ISSUER"], "AUTH_AUDIENCE": "a", "API_SERVICE_KEY": apiKey, "AUTH_ALGORITHMS": "HS256"}), wantErr: "AUTH_ALGORITHMS"},
+		{name: "insecure", env: with(map[string]string{"SAGAFLOW_INSECURE": "true"}), warns: true},
+		{name: "insecure with a bad service key", env: with(map[string]string{"SAGAFLOW_INSECURE": "true", "API_SERVICE_KEY": "{}"}), wantErr: "API_SERVICE_KEY"},
+	}
+	vars := []string{"ORDER_SERVICE_URL", "INVENTORY_SERVICE_URL", "TEMPORAL_ADDRESS", "AUTH_ISSUER", "AUTH_AUDIENCE",
+		"AUTH_JWKS_URL", "AUTH_ALGORITHMS", "API_SERVICE_KEY", "SAGAFLOW_INSECURE"}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			testenv.SetOnlyEnv(t, vars, tc.env)
+			var stderr bytes.Buffer
+			if code := run(context.Background(), []string{"api"}, &bytes.Buffer{}, &stderr); code != 1 {
+				t.Fatalf("exit code %d, want 1 (a configuration error or the unreachable Temporal)\n%s", code, stderr.String())
+			}
+			log := stderr.String()
+			reachedTemporal := strings.Contains(log, "connect to Temporal")
+			if tc.wantErr != "" && (reachedTemporal || !strings.Contains(log, "configuration") || !strings.Contains(log, tc.wantErr)) {
+				t.Fatalf("want a configuration error naming %s, got:\n%s", tc.wantErr, log)
+			}
+			if tc.wantErr == "" && !reachedTemporal {
+				t.Fatalf("the configuration was refused:\n%s", log)
+			}
+			if warned := strings.Contains(log, "AUTHENTICATION IS OFF"); warned != tc.warns {
+				t.Fatalf("insecure warning logged: %v, want %v\n%s", warned, tc.warns, log)
+			}
+			if strings.Contains(log, apiKey) || strings.Contains(log, sagaKey) {
+				t.Fatal("the log shows a private key")
+			}
+		})
 	}
 }

@@ -109,8 +109,11 @@ type TokenVerifier interface {
 
 // Guard enforces each protected operation's Requirement.
 type Guard struct {
-	verifier TokenVerifier // nil: authentication is off
-	logger   *slog.Logger
+	verifier TokenVerifier
+	// off lets every request through (Unprotected). A guard without a verifier that is not
+	// off refuses every token: a missing verifier never means "no authentication".
+	off    bool
+	logger *slog.Logger
 }
 
 // NewGuard returns a guard verifying tokens with v.
@@ -121,7 +124,7 @@ func NewGuard(v TokenVerifier, logger *slog.Logger) *Guard {
 // Unprotected returns a guard that lets every request through as an Unauthenticated
 // principal. For local use only: callers log a warning at every start.
 func Unprotected(logger *slog.Logger) *Guard {
-	return &Guard{logger: logger}
+	return &Guard{off: true, logger: logger}
 }
 
 // Install adds the guard's middleware to api. Install it before any middleware that needs
@@ -138,7 +141,7 @@ func (g *Guard) check(api huma.API, ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	if g.verifier == nil {
+	if g.off {
 		next(huma.WithValue(ctx, principalKey{}, Principal{Unauthenticated: true}))
 		return
 	}
@@ -148,7 +151,7 @@ func (g *Guard) check(api huma.API, ctx huma.Context, next func(huma.Context)) {
 		_ = huma.WriteErr(api, ctx, http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer <token>)")
 		return
 	}
-	p, err := g.verifier.Verify(ctx.Context(), raw)
+	p, err := g.verify(ctx.Context(), raw)
 	if err != nil {
 		reason := ReasonMalformed
 		var te *TokenError
@@ -162,15 +165,27 @@ func (g *Guard) check(api huma.API, ctx huma.Context, next func(huma.Context)) {
 	}
 	if !req.allows(p) {
 		g.logger.InfoContext(ctx.Context(), "caller not allowed", "operation", ctx.Operation().OperationID, "subject", p.Subject, "service", p.Service)
-		challenge := fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", realm)
-		if len(req.Scopes) > 0 {
-			challenge += fmt.Sprintf(", scope=%q", strings.Join(req.Scopes, " "))
-		}
-		ctx.SetHeader("WWW-Authenticate", challenge)
+		ctx.SetHeader("WWW-Authenticate", insufficientScope(req.Scopes))
 		_ = huma.WriteErr(api, ctx, http.StatusForbidden, "the token does not allow this operation")
 		return
 	}
 	next(huma.WithValue(ctx, principalKey{}, p))
+}
+
+func (g *Guard) verify(ctx context.Context, raw string) (Principal, error) {
+	if g.verifier == nil {
+		return Principal{}, refuse(ReasonUnknownKey, errors.New("the guard has no verifier"))
+	}
+	return g.verifier.Verify(ctx, raw)
+}
+
+// insufficientScope is the RFC 6750 challenge of a 403, naming the scopes that would do.
+func insufficientScope(scopes []string) string {
+	challenge := fmt.Sprintf("Bearer realm=%q, error=\"insufficient_scope\"", realm)
+	if len(scopes) > 0 {
+		challenge += fmt.Sprintf(", scope=%q", strings.Join(scopes, " "))
+	}
+	return challenge
 }
 
 // bearerToken reads "Bearer <token>" (the scheme is case-insensitive, RFC 7235).
@@ -184,7 +199,9 @@ func bearerToken(header string) (string, bool) {
 }
 
 // Forbidden is the refusal of a handler that found the caller may not do what it asked
-// (another customer's order is answered 404 instead, so its existence does not leak).
+// (another customer's order is answered 404 instead, so its existence does not leak). It
+// carries the insufficient_scope challenge every documented 403 has.
 func Forbidden(detail string) error {
-	return problem.New(http.StatusForbidden, problem.CodeForbidden, detail)
+	return huma.ErrorWithHeaders(problem.New(http.StatusForbidden, problem.CodeForbidden, detail),
+		http.Header{"WWW-Authenticate": {insufficientScope(nil)}})
 }

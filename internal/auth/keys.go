@@ -27,6 +27,9 @@ type remoteKeys struct {
 	logger     *slog.Logger
 	minRefresh time.Duration
 
+	// fetching serializes fetches; mu guards the fields below and is never held across a
+	// fetch, so tokens of known keys verify while the set is being fetched again.
+	fetching  sync.Mutex
 	mu        sync.Mutex
 	set       jwk.Set
 	fetchedAt time.Time
@@ -54,17 +57,22 @@ func (r *remoteKeys) fetch(ctx context.Context) (jwk.Set, error) {
 // refresh fetches the set unless it was tried less than minRefresh ago (force skips the
 // wait for the scheduled refresh only). Concurrent callers wait for one fetch.
 func (r *remoteKeys) refresh(ctx context.Context, force bool) error {
+	r.fetching.Lock()
+	defer r.fetching.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if !force && time.Since(r.lastTry) < r.minRefresh {
+		r.mu.Unlock()
 		return nil
 	}
 	r.lastTry = time.Now()
+	r.mu.Unlock()
 	set, err := r.fetch(ctx)
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
 	r.set, r.fetchedAt = set, time.Now()
+	r.mu.Unlock()
 	return nil
 }
 

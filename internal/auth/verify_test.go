@@ -236,6 +236,60 @@ func TestOIDCVerifierPicksUpRotatedKey(t *testing.T) {
 	}
 }
 
+// TestKnownKeysVerifyDuringAFetch: while the key set is fetched again (a token naming an
+// unknown key, or the scheduled refresh) and the issuer is slow to answer, tokens of keys
+// already known still verify at once.
+func TestKnownKeysVerifyDuringAFetch(t *testing.T) {
+	now := time.Now()
+	k1 := rsaKey(t, "k1")
+	ti := newTestIssuer(t, k1)
+	release := make(chan struct{})
+	var slow, hanging atomic.Bool
+	slowSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if slow.Load() {
+			hanging.Store(true)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		ti.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slowSrv.Close)
+	t.Cleanup(func() { close(release) })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := NewOIDCVerifier(ctx, OIDCConfig{
+		Issuer: testIssuerURL, Audience: testAudience, JWKSURL: slowSrv.URL,
+		Algorithms: []string{"RS256"}, JWKSRefresh: time.Hour, JWKSMinRefresh: time.Second,
+	}, nil, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := sign(t, goodClaims(now), jwa.RS256(), rsaKey(t, "k-unknown"))
+	known := sign(t, goodClaims(now), jwa.RS256(), k1)
+	slow.Store(true)
+	time.Sleep(1100 * time.Millisecond) // past the minimum refresh interval
+	// An unknown key starts a fetch that hangs.
+	go func() { _, _ = v.Verify(ctx, unknown) }()
+	for !hanging.Load() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(ctx, known)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("a known key's token: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a known key's token waited for the fetch")
+	}
+}
+
 func TestServiceTokens(t *testing.T) {
 	saga, err := GenerateServiceKey(IdentitySagaWorker, time.Now())
 	if err != nil {

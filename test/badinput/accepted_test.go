@@ -14,6 +14,7 @@ import (
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/tools/audit"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 )
 
 // Text full of SQL and LIKE metacharacters, quotes and backslashes. Where a field has no
@@ -111,19 +112,25 @@ func (s *liveSystem) storesSQLVerbatim(t *testing.T) {
 	}
 }
 
-// apiPost posts JSON to the public API with a fresh Idempotency-Key.
-func (s *liveSystem) apiPost(t *testing.T, path string, body any) answer {
+// apiPost posts JSON to the public API with a fresh Idempotency-Key, as the suite's caller
+// unless authorization says otherwise.
+func (s *liveSystem) apiPost(t *testing.T, path string, body any, authorization ...string) answer {
 	t.Helper()
 	raw, err := json.Marshal(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return send(t, http.MethodPost, s.apiURL+path, defaultHeader(true), raw, false)
+	header := defaultHeader(true)
+	header.Set("Authorization", s.apiAuth)
+	for _, a := range authorization {
+		header.Set("Authorization", a)
+	}
+	return send(t, http.MethodPost, s.apiURL+path, header, raw, false)
 }
 
 func (s *liveSystem) apiOrder(t *testing.T, id string) api.Order {
 	t.Helper()
-	a := send(t, http.MethodGet, s.apiURL+"/orders/"+url.PathEscape(id), nil, nil, false)
+	a := send(t, http.MethodGet, s.apiURL+"/orders/"+url.PathEscape(id), http.Header{"Authorization": {s.apiAuth}}, nil, false)
 	if a.status != http.StatusOK {
 		t.Fatalf("get order %s: %d %s", id, a.status, a.body)
 	}
@@ -138,7 +145,7 @@ func (s *liveSystem) apiOrder(t *testing.T, id string) api.Order {
 func (s *liveSystem) placeOrder(t *testing.T, sku string, quantity int64) string {
 	t.Helper()
 	a := s.apiPost(t, "/orders", map[string]any{
-		"customer_id": "cust-bi", "payment_token": "tok_visa",
+		"customer_id": apiCustomer, "payment_token": "tok_visa",
 		"lines": []map[string]any{{"sku": sku, "quantity": quantity}},
 	})
 	if a.status != http.StatusAccepted {
@@ -186,13 +193,15 @@ func (s *liveSystem) businessFailures(t *testing.T) {
 	}
 }
 
-// decisionVerbatim cancels a held order with a reason full of SQL metacharacters: the
-// saga records it, and the order service stores it unchanged as the failure reason.
+// decisionVerbatim cancels a held order with a reason full of SQL metacharacters, as an
+// operator whose token subject is full of them too: the saga records both, and the order
+// service stores them unchanged in the failure reason.
 func (s *liveSystem) decisionVerbatim(t *testing.T) {
 	id := s.placeOrder(t, skuMachine, 1)
 	s.awaitStatus(t, id, "AWAITING_APPROVAL")
 	by, reason := `O'Brien"; --`, `'); DROP TABLE orders; -- 100% sure_\`
-	a := s.apiPost(t, "/orders/"+id+"/cancel", map[string]string{"by": by, "reason": reason})
+	operator := "Bearer " + s.sys.Token(t, by, devauth.OperatorScopes...)
+	a := s.apiPost(t, "/orders/"+id+"/cancel", map[string]string{"reason": reason}, operator)
 	if a.status != http.StatusAccepted {
 		t.Fatalf("cancel: %d %s", a.status, a.body)
 	}

@@ -1,77 +1,15 @@
 package badinput
 
 import (
-	"context"
-	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/problem"
+	"github.com/sagaflow/sagaflow/test/system"
 )
-
-// writes is what the system holds: a digest of every business table of each service, the
-// idempotency records split into answers and stored refusals, and the API's Redis records.
-type writes map[string]string
-
-// digested lists the tables whose every row is digested; idempotency_keys is counted apart.
-func digested() map[string][]string {
-	return map[string][]string{
-		targetOrder:     {"orders", "order_lines", "order_status_history"},
-		targetPayment:   {"payments", "ledger"},
-		targetInventory: {"products", "reservations", "reservation_lines", "stock_movements"},
-	}
-}
-
-func (s *liveSystem) db(target string) *sqlx.DB {
-	switch target {
-	case targetOrder:
-		return s.orderDB
-	case targetPayment:
-		return s.paymentDB
-	}
-	return s.inventoryDB
-}
-
-func (s *liveSystem) writes(t *testing.T) writes {
-	t.Helper()
-	ctx := context.Background()
-	w := writes{}
-	for target, names := range digested() {
-		db := s.db(target)
-		for _, table := range names {
-			var digest string
-			q := fmt.Sprintf(`SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM %s t`, table)
-			if err := db.GetContext(ctx, &digest, q); err != nil {
-				t.Fatalf("digest %s.%s: %v", target, table, err)
-			}
-			w[target+"."+table] = digest
-		}
-		var answers, refusals string
-		if err := db.GetContext(ctx, &answers, `SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '')
-			FROM idempotency_keys t WHERE status < 400`); err != nil {
-			t.Fatal(err)
-		}
-		if err := db.GetContext(ctx, &refusals, `SELECT count(*)::text FROM idempotency_keys WHERE status >= 400`); err != nil {
-			t.Fatal(err)
-		}
-		w[target+".idempotency answers"] = answers
-		w[target+".idempotency refusals"] = refusals
-	}
-	keys, err := s.redis.Keys(ctx, s.redisPrefix+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(keys)
-	w["api.redis"] = strings.Join(keys, " ")
-	return w
-}
 
 // check asserts the answer is the expected problem and leaks nothing.
 func check(t *testing.T, c badCase, a answer) {
@@ -104,9 +42,13 @@ func (s *liveSystem) run(t *testing.T, c badCase) answer {
 	t.Helper()
 	base := s.url(c.target)
 	if c.raw != "" {
-		return sendRaw(t, base, c.raw, c.halfClose)
+		raw := c.raw
+		if c.target == targetAPI {
+			raw = strings.Replace(raw, "\r\nHost: ", "\r\nAuthorization: "+s.apiAuth+"\r\nHost: ", 1)
+		}
+		return sendRaw(t, base, raw, c.halfClose)
 	}
-	header := c.header
+	header := c.header.Clone()
 	if header == nil {
 		header = http.Header{}
 		if c.body != nil {
@@ -115,6 +57,9 @@ func (s *liveSystem) run(t *testing.T, c badCase) answer {
 		if c.method != http.MethodGet && c.method != http.MethodDelete {
 			header = defaultHeader(true)
 		}
+	}
+	if c.target == targetAPI {
+		header.Set("Authorization", s.apiAuth)
 	}
 	return send(t, c.method, base+c.path, header, c.body, c.chunked)
 }
@@ -160,13 +105,13 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.target+"/"+c.name, func(t *testing.T) {
-			before := s.writes(t)
+			before := s.sys.Writes(t)
 			a := s.run(t, c)
 			t.Logf("answered %d, want %d", a.status, c.want)
 			check(t, c, a)
-			after := s.writes(t)
+			after := s.sys.Writes(t)
 			for _, target := range []string{targetOrder, targetPayment, targetInventory} {
-				k := target + ".idempotency refusals"
+				k := system.IdempotencyRefusals(target)
 				if c.refusalRecorded && c.target == target {
 					b, errB := strconv.Atoi(before[k])
 					n, errN := strconv.Atoi(after[k])
@@ -179,16 +124,12 @@ func TestBadInput(t *testing.T) {
 					before[k], after[k] = "", ""
 				}
 			}
-			if !maps.Equal(before, after) {
-				for k := range before {
-					if before[k] != after[k] {
-						t.Errorf("refused request wrote to %s", k)
-					}
-				}
+			for _, k := range before.Diff(after) {
+				t.Errorf("refused request wrote to %s", k)
 			}
 			if c.target == targetAPI && c.header != nil {
 				if key := c.header.Get("Idempotency-Key"); key != "" {
-					s.requireNoSaga(t, api.OrderIDForKey(key))
+					s.requireNoSaga(t, api.OrderIDForKey(apiCustomer, key))
 				}
 			}
 		})

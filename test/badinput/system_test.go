@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
@@ -39,7 +40,15 @@ type liveSystem struct {
 	orders    *orderclient.Client
 	payments  *payclient.Client
 	inventory *invclient.Client
+
+	sys *system.System
+	// apiAuth is the Authorization of the suite's calls to the public API: customer cust-1,
+	// who is also an operator, so that every refusal is the input's, never the caller's.
+	apiAuth string
 }
+
+// apiCustomer is the customer the suite's API calls are from.
+const apiCustomer = "cust-1"
 
 func logger(component string) *slog.Logger {
 	if os.Getenv("BADINPUT_LOGS") != "" {
@@ -56,8 +65,11 @@ func startSystem(t *testing.T) *liveSystem {
 		orderDB: ts.OrderDB, paymentDB: ts.PaymentDB, inventoryDB: ts.InventoryDB,
 		redis: ts.Redis, redisPrefix: ts.RedisPrefix, temporal: ts.Temporal,
 		orders: ts.Orders, payments: ts.Payments, inventory: ts.Inventory,
+		sys: ts,
 	}
-	cfg := ts.APIConfig("")
+	cfg := ts.APIConfig(t, "")
+	s.apiAuth = "Bearer " + ts.Token(t, apiCustomer,
+		auth.ScopeOrdersRead, auth.ScopeOrdersWrite, auth.ScopeOrdersApprove, auth.ScopeOrdersReadAll)
 	cfg.ApprovalThreshold = approvalThreshold
 	cfg.ApprovalTimeout = time.Hour
 	s.apiURL = ts.ServeAPI(t, cfg)

@@ -67,6 +67,15 @@ type Exchange struct {
 type Checker struct {
 	component string
 	docs      []*document
+	// anyCaller: the component runs without authentication (SAGAFLOW_INSECURE), so a request
+	// without the credentials its operation's security asks for is served, not refused.
+	anyCaller bool
+}
+
+// WithoutAuthentication returns a checker for the component running with authentication
+// off: everything is held to the documents but the credentials, which it does not ask for.
+func (c *Checker) WithoutAuthentication() *Checker {
+	return &Checker{component: c.component, docs: c.docs, anyCaller: true}
 }
 
 type document struct {
@@ -174,7 +183,7 @@ func (c *Checker) Check(x Exchange) error {
 	}
 	var errs []error
 	for _, d := range c.docs {
-		if err := d.check(x); err != nil {
+		if err := d.check(x, c.anyCaller); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", d.file, err))
 		}
 	}
@@ -220,7 +229,7 @@ func (d *document) allowed(u *url.URL) []string {
 	return out
 }
 
-func (d *document) check(x Exchange) error {
+func (d *document) check(x Exchange, anyCaller bool) error {
 	head := x.Method == http.MethodHead
 	method := x.Method
 	if head {
@@ -236,9 +245,12 @@ func (d *document) check(x Exchange) error {
 		Body: io.NopCloser(bytes.NewReader(x.Body)), ContentLength: int64(len(x.Body)),
 	}
 	opts := &openapi3filter.Options{
-		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+		AuthenticationFunc:      presentsCredentials,
 		SchemaValidationOptions: d.opts,
 		MultiError:              true,
+	}
+	if anyCaller {
+		opts.AuthenticationFunc = openapi3filter.NoopAuthenticationFunc
 	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
 	var refusal error // why the documents do not allow the request
@@ -270,6 +282,22 @@ func (d *document) check(x Exchange) error {
 	}
 	if x.Status >= 400 && !head {
 		return checkProblemStatus(x)
+	}
+	return nil
+}
+
+// presentsCredentials holds a request to an operation's security scheme as far as the
+// document can tell: an http bearer scheme needs "Authorization: Bearer <token>". Whether the
+// token is valid is the component's to say; a request without one is outside the document,
+// so its answer must be a 4xx (401).
+func presentsCredentials(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	s := in.SecurityScheme
+	if s == nil || s.Type != "http" || !strings.EqualFold(s.Scheme, "bearer") {
+		return fmt.Errorf("security scheme %q: only http bearer schemes are checked", in.SecuritySchemeName)
+	}
+	scheme, token, _ := strings.Cut(strings.TrimSpace(in.RequestValidationInput.Request.Header.Get("Authorization")), " ")
+	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return fmt.Errorf("no bearer token for security scheme %q", in.SecuritySchemeName)
 	}
 	return nil
 }

@@ -45,7 +45,9 @@ func serveFake(t *testing.T, component string, status int, header map[string]str
 	return srv, r
 }
 
-func send(t *testing.T, method, url, contentType, body string) {
+// send sends a request with a bearer token (any: the checker does not verify it) unless
+// authorization is "none".
+func send(t *testing.T, method, url, contentType, body, authorization string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -53,6 +55,13 @@ func send(t *testing.T, method, url, contentType, body string) {
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
+	}
+	switch authorization {
+	case "":
+		req.Header.Set("Authorization", "Bearer not-checked-here")
+	case "none":
+	default:
+		req.Header.Set("Authorization", authorization)
 	}
 	req.Header.Set("Idempotency-Key", "k-1")
 	resp, err := http.DefaultClient.Do(req)
@@ -130,7 +139,7 @@ func TestMismatchesAreReported(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, r := serveFake(t, "public", tc.status, tc.header, tc.body)
-			send(t, tc.method, srv.URL+tc.path, tc.ct, tc.reqBody)
+			send(t, tc.method, srv.URL+tc.path, tc.ct, tc.reqBody, "")
 			srv.Close()
 			got := r.all()
 			if tc.wantReport && len(got) == 0 {
@@ -146,6 +155,72 @@ func TestMismatchesAreReported(t *testing.T) {
 	}
 }
 
+// TestAuthenticationIsChecked: every public operation declares the bearer scheme, so a
+// request without a bearer token is outside the document and must be refused (401), and
+// 401 and 403 answers carry the challenge the document requires.
+func TestAuthenticationIsChecked(t *testing.T) {
+	challenge := map[string]string{"Content-Type": "application/problem+json", "WWW-Authenticate": `Bearer realm="sagaflow"`}
+	pj := map[string]string{"Content-Type": "application/problem+json"}
+	js := map[string]string{"Content-Type": "application/json"}
+	cases := []struct {
+		name   string
+		status int
+		header map[string]string
+		body   string
+		path   string
+		// authorization is the request's Authorization header: "" a bearer token, "none" none.
+		authorization string
+		wantReport    bool
+	}{
+		{name: "a token answered 200", status: 200, header: js, body: `{"items":[]}`, path: "/products", wantReport: false},
+		{name: "no token answered 200", status: 200, header: js, body: `{"items":[]}`, path: "/products", authorization: "none", wantReport: true},
+		{name: "no token answered 401 with the challenge", status: 401, header: challenge, body: problem(401, "/problems/unauthorized"), path: "/products", authorization: "none"},
+		{name: "no token answered 404", status: 404, header: pj, body: problem(404, "/problems/not-found"), path: "/orders/x", authorization: "none"},
+		{name: "another scheme answered 200", status: 200, header: js, body: `{"items":[]}`, path: "/products", authorization: "Basic dXNlcjpwdw==", wantReport: true},
+		{name: "an empty bearer answered 200", status: 200, header: js, body: `{"items":[]}`, path: "/products", authorization: "Bearer ", wantReport: true},
+		{name: "401 without the challenge", status: 401, header: pj, body: problem(401, "/problems/unauthorized"), path: "/orders/x", authorization: "none", wantReport: true},
+		{name: "403 with the challenge", status: 403, header: challenge, body: problem(403, "/problems/forbidden"), path: "/orders/x"},
+		{name: "403 without the challenge", status: 403, header: pj, body: problem(403, "/problems/forbidden"), path: "/orders/x", wantReport: true},
+		{name: "403 where only 401 is declared", status: 403, header: challenge, body: problem(403, "/problems/forbidden"), path: "/products", wantReport: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, r := serveFake(t, "public", tc.status, tc.header, tc.body)
+			send(t, "GET", srv.URL+tc.path, "", "", tc.authorization)
+			srv.Close()
+			got := r.all()
+			if tc.wantReport != (len(got) > 0) {
+				t.Errorf("mismatches %v, want reported: %v", got, tc.wantReport)
+			}
+		})
+	}
+
+	// A component running without authentication serves requests without a token; the
+	// rest of the document still holds.
+	for _, tc := range []struct {
+		name       string
+		body       string
+		wantReport bool
+	}{
+		{"no token answered 200", `{"items":[]}`, false},
+		{"no token answered off the schema", `{"items":null}`, true},
+	} {
+		t.Run("without authentication/"+tc.name, func(t *testing.T) {
+			r := &reports{}
+			h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, tc.body)
+			})
+			srv := httptest.NewServer(MustFor(t, "public").WithoutAuthentication().HandlerFunc(r.add, h))
+			send(t, "GET", srv.URL+"/products", "", "", "none")
+			srv.Close()
+			if got := r.all(); tc.wantReport != (len(got) > 0) {
+				t.Errorf("mismatches %v, want reported: %v", got, tc.wantReport)
+			}
+		})
+	}
+}
+
 // TestTransport: the client-side check sees what the server-side one does.
 func TestTransport(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -156,7 +231,12 @@ func TestTransport(t *testing.T) {
 	defer srv.Close()
 	r := &reports{}
 	c := &http.Client{Transport: MustFor(t, "public").Transport(r.add, nil)}
-	resp, err := c.Get(srv.URL + "/products")
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/products", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer not-checked-here")
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

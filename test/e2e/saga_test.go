@@ -40,8 +40,9 @@ func TestEndToEnd(t *testing.T) {
 
 func (s *liveSystem) testHappyPath(t *testing.T) {
 	t.Parallel()
-	resp := s.do(t, s.apiURL, http.MethodPost, "/orders",
-		map[string]string{"Idempotency-Key": "happy-" + testenv.Suffix(), "Prefer": "wait=20"},
+	headers := s.customer(t, "cust-happy")
+	headers["Idempotency-Key"], headers["Prefer"] = "happy-"+testenv.Suffix(), "wait=20"
+	resp := s.do(t, s.apiURL, http.MethodPost, "/orders", headers,
 		placeOrder{CustomerID: "cust-happy", PaymentToken: payclient.TokenVisa, Lines: []line{{"BEANS", 2}, {"MUG", 1}}})
 	if resp.status != http.StatusOK {
 		t.Fatalf("place with wait: %d %s", resp.status, resp.body)
@@ -52,6 +53,9 @@ func (s *liveSystem) testHappyPath(t *testing.T) {
 		t.Fatalf("status %s (%s), want CONFIRMED", placed.Status, placed.FailureReason)
 	}
 	o := s.order(t, placed.ID)
+	if o.CustomerID != "cust-happy" {
+		t.Fatalf("the order is %q's, want the token's subject", o.CustomerID)
+	}
 	if want := int64(2*2450 + 1500); o.Total != want || o.Currency != "USD" {
 		t.Fatalf("total %d %s, want %d USD", o.Total, o.Currency, want)
 	}
@@ -109,14 +113,24 @@ func countKind(entries []payclient.LedgerEntry, kind string) int {
 // act does what a scenario does to a placed order before it ends.
 type act func(t *testing.T, s *liveSystem, id string)
 
-func holdThen(decision string, body map[string]string) act {
+// holdThen sends a decision on the held order with the caller's Authorization: the
+// decision is recorded as the caller's.
+func holdThen(decision string, caller func(t *testing.T, s *liveSystem) map[string]string, body map[string]string) act {
 	return func(t *testing.T, s *liveSystem, id string) {
 		s.awaitStatus(t, id, "AWAITING_APPROVAL")
-		resp := s.do(t, s.apiURL, http.MethodPost, "/orders/"+id+"/"+decision, nil, body)
+		resp := s.do(t, s.apiURL, http.MethodPost, "/orders/"+id+"/"+decision, caller(t, s), body)
 		if resp.status != http.StatusAccepted {
 			t.Fatalf("%s: %d %s", decision, resp.status, resp.body)
 		}
 	}
+}
+
+func operatorNamed(subject string) func(t *testing.T, s *liveSystem) map[string]string {
+	return func(t *testing.T, s *liveSystem) map[string]string { return s.operatorAs(t, subject) }
+}
+
+func customerNamed(id string) func(t *testing.T, s *liveSystem) map[string]string {
+	return func(t *testing.T, s *liveSystem) map[string]string { return s.customer(t, id) }
 }
 
 func (s *liveSystem) testBusinessFailures(t *testing.T) {
@@ -142,13 +156,13 @@ func (s *liveSystem) testBusinessFailures(t *testing.T) {
 		{name: "insufficient funds", token: payclient.TokenInsufficientFunds, lines: []line{{"MUG", 3}},
 			wantStatus: "FAILED", wantReason: "insufficient", wantCompensations: []string{"void-payment", "release-stock"}},
 		{name: "rejected by an operator", token: visa, lines: []line{{"MACHINE", 1}},
-			then:       holdThen("reject", map[string]string{"by": "alice", "reason": "too large"}),
+			then:       holdThen("reject", operatorNamed("alice"), map[string]string{"reason": "too large"}),
 			wantStatus: "FAILED", wantReason: "alice", wantCompensations: []string{"void-payment", "release-stock"}, authorized: true},
 		{name: "approval timed out", api: func(s *liveSystem) string { return s.fastTimeout }, token: visa, lines: []line{{"MACHINE", 1}},
 			wantStatus: "FAILED", wantReason: "timed out", wantCompensations: []string{"void-payment", "release-stock"}, authorized: true},
 		{name: "cancelled while awaiting approval", token: visa, lines: []line{{"MACHINE", 1}},
-			then:       holdThen("cancel", map[string]string{"by": "cust-fail", "reason": "changed my mind"}),
-			wantStatus: "CANCELLED", wantReason: "changed my mind", wantCompensations: []string{"void-payment", "release-stock"}, authorized: true},
+			then:       holdThen("cancel", customerNamed("cust-fail"), map[string]string{"reason": "changed my mind"}),
+			wantStatus: "CANCELLED", wantReason: "cancelled by cust-fail: changed my mind", wantCompensations: []string{"void-payment", "release-stock"}, authorized: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,7 +216,7 @@ func (s *liveSystem) testCancelAfterCapture(t *testing.T) {
 	t.Parallel()
 	id := s.place(t, s.apiURL, placeOrder{CustomerID: "cust-late", PaymentToken: payclient.TokenVisa, Lines: []line{{"MUG", 1}}})
 	s.awaitSagaEnd(t, id)
-	resp := s.do(t, s.apiURL, http.MethodPost, "/orders/"+id+"/cancel", nil, map[string]string{"by": "cust-late"})
+	resp := s.do(t, s.apiURL, http.MethodPost, "/orders/"+id+"/cancel", s.customer(t, "cust-late"), map[string]string{"reason": "too late"})
 	if resp.status != http.StatusConflict {
 		t.Fatalf("cancel after capture: %d %s, want 409", resp.status, resp.body)
 	}
@@ -233,10 +247,19 @@ func (s *liveSystem) testApprovalThroughCLI(t *testing.T) {
 func (s *liveSystem) testApprovalThroughAPI(t *testing.T) {
 	t.Parallel()
 	id := s.place(t, s.apiURL, placeOrder{CustomerID: "cust-big", PaymentToken: payclient.TokenVisa, Lines: []line{{"MACHINE", 1}}})
-	holdThen("approve", map[string]string{"by": "bob"})(t, s, id)
-	s.awaitStatus(t, id, "CONFIRMED")
+	// The customer may not approve their own held order.
+	s.awaitStatus(t, id, "AWAITING_APPROVAL")
+	if resp := s.do(t, s.apiURL, http.MethodPost, "/orders/"+id+"/approve", s.customer(t, "cust-big"), nil); resp.status != http.StatusForbidden {
+		t.Fatalf("approve by the customer: %d %s, want 403", resp.status, resp.body)
+	}
+	holdThen("approve", operatorNamed("bob"), map[string]string{"reason": "verified"})(t, s, id)
+	o := s.awaitStatus(t, id, "CONFIRMED")
+	// The decision is the operator's, as their token says.
+	if o.Saga == nil || o.Saga.Decision == nil || o.Saga.Decision.By != "bob" || o.Saga.Decision.Reason != "verified" {
+		t.Fatalf("decision recorded as %+v, want bob's", o.Saga)
+	}
 	// A second approval of a finished order is refused.
-	resp := s.do(t, s.apiURL, http.MethodPost, "/orders/"+id+"/approve", nil, map[string]string{"by": "bob"})
+	resp := s.do(t, s.apiURL, http.MethodPost, "/orders/"+id+"/approve", s.operatorAs(t, "bob"), nil)
 	if resp.status != http.StatusConflict {
 		t.Fatalf("approve after confirm: %d %s, want 409", resp.status, resp.body)
 	}
@@ -246,7 +269,8 @@ func (s *liveSystem) testIdempotentReplay(t *testing.T) {
 	t.Parallel()
 	key := "replay-" + testenv.Suffix()
 	body := placeOrder{CustomerID: "cust-replay", PaymentToken: payclient.TokenVisa, Lines: []line{{"BEANS", 1}}}
-	headers := map[string]string{"Idempotency-Key": key, "Prefer": "wait=20"}
+	headers := s.customer(t, "cust-replay")
+	headers["Idempotency-Key"], headers["Prefer"] = key, "wait=20"
 	first := s.do(t, s.apiURL, http.MethodPost, "/orders", headers, body)
 	if first.status != http.StatusOK {
 		t.Fatalf("first: %d %s", first.status, first.body)

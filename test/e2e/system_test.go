@@ -20,6 +20,7 @@ import (
 	"github.com/sagaflow/sagaflow/test/system"
 	"github.com/sagaflow/sagaflow/test/testenv"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 
 	"go.temporal.io/sdk/client"
 )
@@ -41,7 +42,13 @@ type liveSystem struct {
 	payments    *payclient.Client
 	inventory   *invclient.Client
 	http        *http.Client
+	sys         *system.System // mints the callers' tokens
+	reader      map[string]string
 }
+
+// Who calls the public API in the scenarios: each customer with their own token, operators
+// with theirs (reads go through the operator, who sees every order).
+const operator = "ops-e2e"
 
 const shortApprovalTimeout = 2 * time.Second
 
@@ -63,14 +70,16 @@ func startSystem(t *testing.T) *liveSystem {
 		payments:   ts.Payments,
 		inventory:  ts.Inventory,
 		http:       &http.Client{Timeout: 30 * time.Second},
+		sys:        ts,
 	}
 	newAPI := func(name string, timeout time.Duration) string {
-		cfg := ts.APIConfig(name + ":")
+		cfg := ts.APIConfig(t, name+":")
 		cfg.ApprovalThreshold = approvalThreshold
 		cfg.ApprovalTimeout = timeout
 		cfg.OrderWaitMax = 20 * time.Second
 		return ts.ServeAPI(t, cfg)
 	}
+	s.reader = s.operatorAs(t, operator)
 	s.apiURL = newAPI("main", time.Minute)
 	s.fastTimeout = newAPI("fast", shortApprovalTimeout)
 	ts.Seed(t, catalog())
@@ -101,6 +110,19 @@ func (r response) decode(t *testing.T, v any) {
 	}
 }
 
+// customer is the Authorization header of a customer's token.
+func (s *liveSystem) customer(t *testing.T, id string) map[string]string {
+	t.Helper()
+	return map[string]string{"Authorization": "Bearer " + s.sys.Token(t, id, devauth.CustomerScopes...)}
+}
+
+// operatorAs is the Authorization header of an operator's token.
+func (s *liveSystem) operatorAs(t *testing.T, subject string) map[string]string {
+	t.Helper()
+	return map[string]string{"Authorization": "Bearer " + s.sys.Token(t, subject, devauth.OperatorScopes...)}
+}
+
+// do sends a request; headers carry the caller's Authorization.
 func (s *liveSystem) do(t *testing.T, base, method, path string, headers map[string]string, body any) response {
 	t.Helper()
 	var rd io.Reader
@@ -144,10 +166,12 @@ type placeOrder struct {
 	Lines        []line `json:"lines"`
 }
 
-// place posts an order with a fresh idempotency key and returns the order id.
+// place posts an order as its customer with a fresh idempotency key and returns the order id.
 func (s *liveSystem) place(t *testing.T, base string, req placeOrder) string {
 	t.Helper()
-	resp := s.do(t, base, http.MethodPost, "/orders", map[string]string{"Idempotency-Key": "e2e-" + testenv.Suffix()}, req)
+	headers := s.customer(t, req.CustomerID)
+	headers["Idempotency-Key"] = "e2e-" + testenv.Suffix()
+	resp := s.do(t, base, http.MethodPost, "/orders", headers, req)
 	if resp.status != http.StatusAccepted {
 		t.Fatalf("place order: %d %s", resp.status, resp.body)
 	}
@@ -159,7 +183,7 @@ func (s *liveSystem) place(t *testing.T, base string, req placeOrder) string {
 // order reads an order through the public API.
 func (s *liveSystem) order(t *testing.T, id string) api.Order {
 	t.Helper()
-	resp := s.do(t, s.apiURL, http.MethodGet, "/orders/"+id, nil, nil)
+	resp := s.do(t, s.apiURL, http.MethodGet, "/orders/"+id, s.reader, nil)
 	if resp.status != http.StatusOK {
 		t.Fatalf("get order %s: %d %s", id, resp.status, resp.body)
 	}

@@ -49,6 +49,7 @@ type System struct {
 
 	logger    func(component string) *slog.Logger
 	unchecked bool
+	issuer    apiIssuer // the public API's token issuer (auth.go)
 }
 
 // Option changes how Start runs the system.
@@ -107,11 +108,14 @@ func Start(t testing.TB, logger func(component string) *slog.Logger, opts ...Opt
 }
 
 // APIConfig is the API's default configuration on this system's Redis key space (under
-// keySpace, so several APIs can share it) with rate limiting off.
-func (s *System) APIConfig(keySpace string) api.Config {
+// keySpace, so several APIs can share it) with rate limiting off, checking the tokens of
+// the system's issuer (Token), which t's end stops.
+func (s *System) APIConfig(t testing.TB, keySpace string) api.Config {
+	t.Helper()
 	cfg := api.DefaultConfig()
 	cfg.RedisKeyPrefix = s.RedisPrefix + keySpace
 	cfg.RateLimitPerSecond = 0
+	s.apiAuth(t, &cfg)
 	return cfg
 }
 
@@ -119,7 +123,8 @@ func (s *System) APIConfig(keySpace string) api.Config {
 func (s *System) ServeAPI(t testing.TB, cfg api.Config) string {
 	t.Helper()
 	srv := api.New(api.Deps{Temporal: s.Temporal, Redis: s.Redis, Orders: s.Orders, Inventory: s.Inventory}, cfg, s.logger("api"))
-	return s.serve(t, "public", api.NewHandler(srv, nil))
+	s.authenticate(t, srv, cfg)
+	return s.servePublic(t, cfg, api.NewHandler(srv, nil))
 }
 
 // Product is one catalog entry with its starting stock.

@@ -31,7 +31,9 @@ type liveSystem struct {
 func startSystem(t *testing.T, localSteps bool, opts ...system.Option) *liveSystem {
 	t.Helper()
 	ts := system.Start(t, func(string) *slog.Logger { return logging.Discard() }, opts...)
-	cfg := ts.APIConfig("")
+	cfg := ts.APIConfig(t, "")
+	// The bench drives the saga without tokens, as against tools/stack's API.
+	cfg.Insecure = true
 	cfg.OrderWaitMax = 20 * time.Second
 	cfg.SagaLocalSteps = localSteps
 	s := &liveSystem{apiURL: ts.ServeAPI(t, cfg), orders: ts.Orders, payments: ts.Payments, inventory: ts.Inventory}

@@ -21,6 +21,7 @@ func TestLoadConfigs(t *testing.T) {
 		"ORDER_SERVICE_URL":      "http://127.0.0.1:18081",
 		"PAYMENT_SERVICE_URL":    "http://127.0.0.1:18082",
 		"INVENTORY_SERVICE_URL":  "http://127.0.0.1:18083",
+		"SAGAFLOW_INSECURE":      "true",
 	}
 	without := func(key string) map[string]string {
 		env := map[string]string{}
@@ -39,6 +40,7 @@ func TestLoadConfigs(t *testing.T) {
 		{name: "what Run sets", env: full},
 		{name: "no payment database", env: without("PAYMENT_DATABASE_URL"), wantErr: "PAYMENT_DATABASE_URL"},
 		{name: "no inventory service for the API and pools", env: without("INVENTORY_SERVICE_URL"), wantErr: "INVENTORY_SERVICE_URL"},
+		{name: "neither an issuer nor insecure", env: without("SAGAFLOW_INSECURE"), wantErr: "AUTH_ISSUER"},
 	}
 	vars := make([]string, 0, len(full))
 	for k := range full {

@@ -18,6 +18,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sagaflow/sagaflow/api"
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
@@ -176,6 +177,11 @@ func Run(ctx context.Context, opts Options) error {
 		"AUTH_AUDIENCE":           devauth.DefaultAudience,
 		"TEMPORAL_PAYLOAD_KEYS":   string(keys.Keys),
 		"TEMPORAL_PAYLOAD_KEY_ID": keys.KeyID,
+	}
+	// No issuer runs locally: unless one is configured, the API takes every caller as
+	// anonymous (and warns so at start).
+	if os.Getenv("AUTH_ISSUER") == "" {
+		defaults[auth.InsecureVariable] = "true"
 	}
 	for k, v := range defaults {
 		if os.Getenv(k) == "" {

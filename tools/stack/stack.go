@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
 	"github.com/sagaflow/sagaflow/workflows"
@@ -178,6 +179,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			env["API_HTTP_ADDR"] = addr
 			env["ORDER_SERVICE_URL"] = serviceURL(Order)
 			env["INVENTORY_SERVICE_URL"] = serviceURL(Inventory)
+			// The fault suite and the benchmark drive the saga, not the callers' tokens (the
+			// authorization suite, test/authz, holds the API to those): no issuer here.
+			env[auth.InsecureVariable] = "true"
 			args = []string{"api"}
 			s.healthURL[c] = local(c) + "/readyz"
 		default:

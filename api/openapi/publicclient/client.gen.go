@@ -23,6 +23,7 @@ const (
 	ProblemsbodyTooLarge         ErrorModelType = "/problems/body-too-large"
 	ProblemscardDeclined         ErrorModelType = "/problems/card-declined"
 	Problemsconflict             ErrorModelType = "/problems/conflict"
+	Problemsforbidden            ErrorModelType = "/problems/forbidden"
 	ProblemsidempotencyKeyReused ErrorModelType = "/problems/idempotency-key-reused"
 	ProblemsinsufficientFunds    ErrorModelType = "/problems/insufficient-funds"
 	Problemsinternal             ErrorModelType = "/problems/internal"
@@ -39,6 +40,7 @@ const (
 	ProblemsrequestTimeout       ErrorModelType = "/problems/request-timeout"
 	ProblemsreservationCommitted ErrorModelType = "/problems/reservation-committed"
 	ProblemsreservationReleased  ErrorModelType = "/problems/reservation-released"
+	Problemsunauthorized         ErrorModelType = "/problems/unauthorized"
 	Problemsunavailable          ErrorModelType = "/problems/unavailable"
 	ProblemsunknownSku           ErrorModelType = "/problems/unknown-sku"
 	ProblemsunsupportedMediaType ErrorModelType = "/problems/unsupported-media-type"
@@ -55,6 +57,8 @@ func (e ErrorModelType) Valid() bool {
 	case ProblemscardDeclined:
 		return true
 	case Problemsconflict:
+		return true
+	case Problemsforbidden:
 		return true
 	case ProblemsidempotencyKeyReused:
 		return true
@@ -87,6 +91,8 @@ func (e ErrorModelType) Valid() bool {
 	case ProblemsreservationCommitted:
 		return true
 	case ProblemsreservationReleased:
+		return true
+	case Problemsunauthorized:
 		return true
 	case Problemsunavailable:
 		return true
@@ -304,11 +310,6 @@ func (e ListOrdersParamsStatus) Valid() bool {
 
 // DecisionRequest defines model for DecisionRequest.
 type DecisionRequest struct {
-	// By Who decides
-	//
-	// Example: ops@example.com
-	By *string `json:"by,omitempty"`
-
 	// Reason Why
 	//
 	// Example: verified by phone
@@ -431,10 +432,10 @@ type OrderPage struct {
 
 // PlaceOrderRequest defines model for PlaceOrderRequest.
 type PlaceOrderRequest struct {
-	// CustomerId The ordering customer
+	// CustomerId The ordering customer: the token's subject, which this may repeat but not change (required only while authentication is off)
 	//
 	// Example: cust-42
-	CustomerId string `json:"customer_id"`
+	CustomerId *string `json:"customer_id,omitempty"`
 
 	// Lines One line per SKU
 	Lines []NewOrderLine `json:"lines"`
@@ -531,7 +532,7 @@ type StatusChange struct {
 
 // ListOrdersParams defines parameters for ListOrders.
 type ListOrdersParams struct {
-	// CustomerId Only this customer's orders
+	// CustomerId Only this customer's orders (a customer may name only themselves)
 	CustomerId *string `form:"customer_id,omitempty" json:"customer_id,omitempty"`
 
 	// Status Only orders in this status
@@ -662,12 +663,18 @@ type ClientInterface interface {
 
 	// ListOrders List orders, newest first
 	//
+	// A customer lists their own orders only: customer_id, if given, must be the token's subject (403 otherwise). A token with orders:read_all lists every customer's orders and may filter by customer_id.
+	//
+	// Authorization: Scopes: orders:read or orders:read_all.
+	//
 	// Corresponds with GET /orders (the `ListOrders` operationId).
 	ListOrders(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PlaceOrderWithBody Place an order
 	//
-	// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key, so retrying with the same key and body never places a second order. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then.
+	// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key and the token's subject, so retrying with the same key and body never places a second order, and two customers' keys never meet. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then. The order is the token subject's: customer_id may be left out, and naming another customer is refused with 403.
+	//
+	// Authorization: Scopes: orders:write.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -676,7 +683,9 @@ type ClientInterface interface {
 
 	// PlaceOrder Place an order
 	//
-	// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key, so retrying with the same key and body never places a second order. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then.
+	// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key and the token's subject, so retrying with the same key and body never places a second order, and two customers' keys never meet. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then. The order is the token subject's: customer_id may be left out, and naming another customer is refused with 403.
+	//
+	// Authorization: Scopes: orders:write.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -685,14 +694,18 @@ type ClientInterface interface {
 
 	// GetOrder Get an order with its lines, history and saga state
 	//
-	// An order the saga refused before recording it (FAILED) is answered from the saga alone: it has no lines or history and is not listed by GET /orders. saga is absent when the saga's live state cannot be read.
+	// An order the saga refused before recording it (FAILED) is answered from the saga alone: it has no lines or history and is not listed by GET /orders. saga is absent when the saga's live state cannot be read. Another customer's order is answered 404, like one that does not exist, unless the token holds orders:read_all.
+	//
+	// Authorization: Scopes: orders:read or orders:read_all.
 	//
 	// Corresponds with GET /orders/{order_id} (the `GetOrder` operationId).
 	GetOrder(ctx context.Context, orderId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ApproveOrderWithBody Approve a held order
 	//
-	// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+	//
+	// Authorization: Scopes: orders:approve.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -701,7 +714,9 @@ type ClientInterface interface {
 
 	// ApproveOrder Approve a held order
 	//
-	// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+	//
+	// Authorization: Scopes: orders:approve.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -710,7 +725,9 @@ type ClientInterface interface {
 
 	// CancelOrderWithBody Cancel an order
 	//
-	// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject. Another customer's order is answered 404 unless the token holds orders:approve.
+	//
+	// Authorization: Scopes: orders:write or orders:approve.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -719,7 +736,9 @@ type ClientInterface interface {
 
 	// CancelOrder Cancel an order
 	//
-	// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject. Another customer's order is answered 404 unless the token holds orders:approve.
+	//
+	// Authorization: Scopes: orders:write or orders:approve.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -728,7 +747,9 @@ type ClientInterface interface {
 
 	// RejectOrderWithBody Reject a held order
 	//
-	// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+	//
+	// Authorization: Scopes: orders:approve.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -737,7 +758,9 @@ type ClientInterface interface {
 
 	// RejectOrder Reject a held order
 	//
-	// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+	//
+	// Authorization: Scopes: orders:approve.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -746,11 +769,17 @@ type ClientInterface interface {
 
 	// ListProducts List the catalog with what is available
 	//
+	// Authorization: Any valid token.
+	//
 	// Corresponds with GET /products (the `ListProducts` operationId).
 	ListProducts(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListOrders List orders, newest first
+//
+// A customer lists their own orders only: customer_id, if given, must be the token's subject (403 otherwise). A token with orders:read_all lists every customer's orders and may filter by customer_id.
+//
+// Authorization: Scopes: orders:read or orders:read_all.
 //
 // Corresponds with GET /orders (the `ListOrders` operationId).
 func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -767,7 +796,9 @@ func (c *Client) ListOrders(ctx context.Context, params *ListOrdersParams, reqEd
 
 // PlaceOrderWithBody Place an order
 //
-// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key, so retrying with the same key and body never places a second order. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then.
+// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key and the token's subject, so retrying with the same key and body never places a second order, and two customers' keys never meet. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then. The order is the token subject's: customer_id may be left out, and naming another customer is refused with 403.
+//
+// Authorization: Scopes: orders:write.
 //
 // Takes any type of body and a specified content type.
 //
@@ -786,7 +817,9 @@ func (c *Client) PlaceOrderWithBody(ctx context.Context, params *PlaceOrderParam
 
 // PlaceOrder Place an order
 //
-// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key, so retrying with the same key and body never places a second order. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then.
+// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key and the token's subject, so retrying with the same key and body never places a second order, and two customers' keys never meet. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then. The order is the token subject's: customer_id may be left out, and naming another customer is refused with 403.
+//
+// Authorization: Scopes: orders:write.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -805,7 +838,9 @@ func (c *Client) PlaceOrder(ctx context.Context, params *PlaceOrderParams, body 
 
 // GetOrder Get an order with its lines, history and saga state
 //
-// An order the saga refused before recording it (FAILED) is answered from the saga alone: it has no lines or history and is not listed by GET /orders. saga is absent when the saga's live state cannot be read.
+// An order the saga refused before recording it (FAILED) is answered from the saga alone: it has no lines or history and is not listed by GET /orders. saga is absent when the saga's live state cannot be read. Another customer's order is answered 404, like one that does not exist, unless the token holds orders:read_all.
+//
+// Authorization: Scopes: orders:read or orders:read_all.
 //
 // Corresponds with GET /orders/{order_id} (the `GetOrder` operationId).
 func (c *Client) GetOrder(ctx context.Context, orderId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -822,7 +857,9 @@ func (c *Client) GetOrder(ctx context.Context, orderId string, reqEditors ...Req
 
 // ApproveOrderWithBody Approve a held order
 //
-// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+//
+// Authorization: Scopes: orders:approve.
 //
 // Takes any type of body and a specified content type.
 //
@@ -841,7 +878,9 @@ func (c *Client) ApproveOrderWithBody(ctx context.Context, orderId string, param
 
 // ApproveOrder Approve a held order
 //
-// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+//
+// Authorization: Scopes: orders:approve.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -860,7 +899,9 @@ func (c *Client) ApproveOrder(ctx context.Context, orderId string, params *Appro
 
 // CancelOrderWithBody Cancel an order
 //
-// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject. Another customer's order is answered 404 unless the token holds orders:approve.
+//
+// Authorization: Scopes: orders:write or orders:approve.
 //
 // Takes any type of body and a specified content type.
 //
@@ -879,7 +920,9 @@ func (c *Client) CancelOrderWithBody(ctx context.Context, orderId string, params
 
 // CancelOrder Cancel an order
 //
-// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject. Another customer's order is answered 404 unless the token holds orders:approve.
+//
+// Authorization: Scopes: orders:write or orders:approve.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -898,7 +941,9 @@ func (c *Client) CancelOrder(ctx context.Context, orderId string, params *Cancel
 
 // RejectOrderWithBody Reject a held order
 //
-// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+//
+// Authorization: Scopes: orders:approve.
 //
 // Takes any type of body and a specified content type.
 //
@@ -917,7 +962,9 @@ func (c *Client) RejectOrderWithBody(ctx context.Context, orderId string, params
 
 // RejectOrder Reject a held order
 //
-// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+//
+// Authorization: Scopes: orders:approve.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -935,6 +982,8 @@ func (c *Client) RejectOrder(ctx context.Context, orderId string, params *Reject
 }
 
 // ListProducts List the catalog with what is available
+//
+// Authorization: Any valid token.
 //
 // Corresponds with GET /products (the `ListProducts` operationId).
 func (c *Client) ListProducts(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1396,6 +1445,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListOrdersWithResponse List orders, newest first
 	//
+	// A customer lists their own orders only: customer_id, if given, must be the token's subject (403 otherwise). A token with orders:read_all lists every customer's orders and may filter by customer_id.
+	//
+	// Authorization: Scopes: orders:read or orders:read_all.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /orders (the `ListOrders` operationId).
@@ -1403,7 +1456,9 @@ type ClientWithResponsesInterface interface {
 
 	// PlaceOrderWithBodyWithResponse Place an order
 	//
-	// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key, so retrying with the same key and body never places a second order. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then.
+	// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key and the token's subject, so retrying with the same key and body never places a second order, and two customers' keys never meet. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then. The order is the token subject's: customer_id may be left out, and naming another customer is refused with 403.
+	//
+	// Authorization: Scopes: orders:write.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1412,7 +1467,9 @@ type ClientWithResponsesInterface interface {
 
 	// PlaceOrderWithResponse Place an order
 	//
-	// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key, so retrying with the same key and body never places a second order. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then.
+	// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key and the token's subject, so retrying with the same key and body never places a second order, and two customers' keys never meet. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then. The order is the token subject's: customer_id may be left out, and naming another customer is refused with 403.
+	//
+	// Authorization: Scopes: orders:write.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1421,7 +1478,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetOrderWithResponse Get an order with its lines, history and saga state
 	//
-	// An order the saga refused before recording it (FAILED) is answered from the saga alone: it has no lines or history and is not listed by GET /orders. saga is absent when the saga's live state cannot be read.
+	// An order the saga refused before recording it (FAILED) is answered from the saga alone: it has no lines or history and is not listed by GET /orders. saga is absent when the saga's live state cannot be read. Another customer's order is answered 404, like one that does not exist, unless the token holds orders:read_all.
+	//
+	// Authorization: Scopes: orders:read or orders:read_all.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1430,7 +1489,9 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveOrderWithBodyWithResponse Approve a held order
 	//
-	// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+	//
+	// Authorization: Scopes: orders:approve.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1439,7 +1500,9 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveOrderWithResponse Approve a held order
 	//
-	// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+	//
+	// Authorization: Scopes: orders:approve.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1448,7 +1511,9 @@ type ClientWithResponsesInterface interface {
 
 	// CancelOrderWithBodyWithResponse Cancel an order
 	//
-	// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject. Another customer's order is answered 404 unless the token holds orders:approve.
+	//
+	// Authorization: Scopes: orders:write or orders:approve.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1457,7 +1522,9 @@ type ClientWithResponsesInterface interface {
 
 	// CancelOrderWithResponse Cancel an order
 	//
-	// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject. Another customer's order is answered 404 unless the token holds orders:approve.
+	//
+	// Authorization: Scopes: orders:write or orders:approve.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1466,7 +1533,9 @@ type ClientWithResponsesInterface interface {
 
 	// RejectOrderWithBodyWithResponse Reject a held order
 	//
-	// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+	//
+	// Authorization: Scopes: orders:approve.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1475,7 +1544,9 @@ type ClientWithResponsesInterface interface {
 
 	// RejectOrderWithResponse Reject a held order
 	//
-	// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+	// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+	//
+	// Authorization: Scopes: orders:approve.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1483,6 +1554,8 @@ type ClientWithResponsesInterface interface {
 	RejectOrderWithResponse(ctx context.Context, orderId string, params *RejectOrderParams, body RejectOrderJSONRequestBody, reqEditors ...RequestEditorFn) (*RejectOrderResponse, error)
 
 	// ListProductsWithResponse List the catalog with what is available
+	//
+	// Authorization: Any valid token.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1502,6 +1575,19 @@ type ListOrdersResponse400Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
+}
+
+// ListOrdersResponse401Headers the declared response headers of an HTTP 401 response for ListOrders
+type ListOrdersResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// ListOrdersResponse403Headers the declared response headers of an HTTP 403 response for ListOrders
+type ListOrdersResponse403Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	WWWAuthenticate    string
 }
 
 // ListOrdersResponse422Headers the declared response headers of an HTTP 422 response for ListOrders
@@ -1541,6 +1627,10 @@ type ListOrdersResponse struct {
 	JSON200 *OrderPage
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ErrorModel
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -1553,6 +1643,10 @@ type ListOrdersResponse struct {
 	Headers200 *ListOrdersResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *ListOrdersResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListOrdersResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListOrdersResponse403Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *ListOrdersResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -1571,6 +1665,16 @@ func (r ListOrdersResponse) GetJSON200() *OrderPage {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r ListOrdersResponse) GetApplicationproblemJSON400() *ErrorModel {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListOrdersResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListOrdersResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -1649,6 +1753,19 @@ type PlaceOrderResponse400Headers struct {
 	RateLimitReset     *int
 }
 
+// PlaceOrderResponse401Headers the declared response headers of an HTTP 401 response for PlaceOrder
+type PlaceOrderResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// PlaceOrderResponse403Headers the declared response headers of an HTTP 403 response for PlaceOrder
+type PlaceOrderResponse403Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	WWWAuthenticate    string
+}
+
 // PlaceOrderResponse408Headers the declared response headers of an HTTP 408 response for PlaceOrder
 type PlaceOrderResponse408Headers struct {
 	RateLimitLimit     *int
@@ -1717,6 +1834,10 @@ type PlaceOrderResponse struct {
 	JSON202 *Order
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *ErrorModel
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -1739,6 +1860,10 @@ type PlaceOrderResponse struct {
 	Headers202 *PlaceOrderResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *PlaceOrderResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PlaceOrderResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PlaceOrderResponse403Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *PlaceOrderResponse408Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -1770,6 +1895,16 @@ func (r PlaceOrderResponse) GetJSON202() *Order {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r PlaceOrderResponse) GetApplicationproblemJSON400() *ErrorModel {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r PlaceOrderResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PlaceOrderResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
@@ -1855,6 +1990,19 @@ type GetOrderResponse400Headers struct {
 	RateLimitReset     *int
 }
 
+// GetOrderResponse401Headers the declared response headers of an HTTP 401 response for GetOrder
+type GetOrderResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// GetOrderResponse403Headers the declared response headers of an HTTP 403 response for GetOrder
+type GetOrderResponse403Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	WWWAuthenticate    string
+}
+
 // GetOrderResponse404Headers the declared response headers of an HTTP 404 response for GetOrder
 type GetOrderResponse404Headers struct {
 	RateLimitLimit     *int
@@ -1899,6 +2047,10 @@ type GetOrderResponse struct {
 	JSON200 *Order
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *ErrorModel
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -1913,6 +2065,10 @@ type GetOrderResponse struct {
 	Headers200 *GetOrderResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *GetOrderResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetOrderResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetOrderResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetOrderResponse404Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -1933,6 +2089,16 @@ func (r GetOrderResponse) GetJSON200() *Order {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r GetOrderResponse) GetApplicationproblemJSON400() *ErrorModel {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetOrderResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetOrderResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -2001,6 +2167,19 @@ type ApproveOrderResponse400Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RateLimitReset     *int
+}
+
+// ApproveOrderResponse401Headers the declared response headers of an HTTP 401 response for ApproveOrder
+type ApproveOrderResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// ApproveOrderResponse403Headers the declared response headers of an HTTP 403 response for ApproveOrder
+type ApproveOrderResponse403Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	WWWAuthenticate    string
 }
 
 // ApproveOrderResponse404Headers the declared response headers of an HTTP 404 response for ApproveOrder
@@ -2076,6 +2255,10 @@ type ApproveOrderResponse struct {
 	JSON202 *SignalAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *ErrorModel
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
@@ -2098,6 +2281,10 @@ type ApproveOrderResponse struct {
 	Headers202 *ApproveOrderResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *ApproveOrderResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ApproveOrderResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ApproveOrderResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ApproveOrderResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
@@ -2126,6 +2313,16 @@ func (r ApproveOrderResponse) GetJSON202() *SignalAccepted {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r ApproveOrderResponse) GetApplicationproblemJSON400() *ErrorModel {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ApproveOrderResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ApproveOrderResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -2216,6 +2413,19 @@ type CancelOrderResponse400Headers struct {
 	RateLimitReset     *int
 }
 
+// CancelOrderResponse401Headers the declared response headers of an HTTP 401 response for CancelOrder
+type CancelOrderResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// CancelOrderResponse403Headers the declared response headers of an HTTP 403 response for CancelOrder
+type CancelOrderResponse403Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	WWWAuthenticate    string
+}
+
 // CancelOrderResponse404Headers the declared response headers of an HTTP 404 response for CancelOrder
 type CancelOrderResponse404Headers struct {
 	RateLimitLimit     *int
@@ -2289,6 +2499,10 @@ type CancelOrderResponse struct {
 	JSON202 *SignalAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *ErrorModel
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
@@ -2311,6 +2525,10 @@ type CancelOrderResponse struct {
 	Headers202 *CancelOrderResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CancelOrderResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelOrderResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CancelOrderResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CancelOrderResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
@@ -2339,6 +2557,16 @@ func (r CancelOrderResponse) GetJSON202() *SignalAccepted {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r CancelOrderResponse) GetApplicationproblemJSON400() *ErrorModel {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CancelOrderResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -2429,6 +2657,19 @@ type RejectOrderResponse400Headers struct {
 	RateLimitReset     *int
 }
 
+// RejectOrderResponse401Headers the declared response headers of an HTTP 401 response for RejectOrder
+type RejectOrderResponse401Headers struct {
+	WWWAuthenticate string
+}
+
+// RejectOrderResponse403Headers the declared response headers of an HTTP 403 response for RejectOrder
+type RejectOrderResponse403Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	RateLimitReset     *int
+	WWWAuthenticate    string
+}
+
 // RejectOrderResponse404Headers the declared response headers of an HTTP 404 response for RejectOrder
 type RejectOrderResponse404Headers struct {
 	RateLimitLimit     *int
@@ -2502,6 +2743,10 @@ type RejectOrderResponse struct {
 	JSON202 *SignalAccepted
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *ErrorModel
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *ErrorModel
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
@@ -2524,6 +2769,10 @@ type RejectOrderResponse struct {
 	Headers202 *RejectOrderResponse202Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *RejectOrderResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RejectOrderResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RejectOrderResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RejectOrderResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
@@ -2552,6 +2801,16 @@ func (r RejectOrderResponse) GetJSON202() *SignalAccepted {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r RejectOrderResponse) GetApplicationproblemJSON400() *ErrorModel {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RejectOrderResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RejectOrderResponse) GetApplicationproblemJSON403() *ErrorModel {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -2642,6 +2901,11 @@ type ListProductsResponse400Headers struct {
 	RateLimitReset     *int
 }
 
+// ListProductsResponse401Headers the declared response headers of an HTTP 401 response for ListProducts
+type ListProductsResponse401Headers struct {
+	WWWAuthenticate string
+}
+
 // ListProductsResponse429Headers the declared response headers of an HTTP 429 response for ListProducts
 type ListProductsResponse429Headers struct {
 	RateLimitLimit     *int
@@ -2672,6 +2936,8 @@ type ListProductsResponse struct {
 	JSON200 *ProductList
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *ErrorModel
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -2682,6 +2948,8 @@ type ListProductsResponse struct {
 	Headers200 *ListProductsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *ListProductsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListProductsResponse401Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ListProductsResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
@@ -2698,6 +2966,11 @@ func (r ListProductsResponse) GetJSON200() *ProductList {
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
 func (r ListProductsResponse) GetApplicationproblemJSON400() *ErrorModel {
 	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListProductsResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -2746,6 +3019,10 @@ func (r ListProductsResponse) ContentType() string {
 
 // ListOrdersWithResponse List orders, newest first
 //
+// A customer lists their own orders only: customer_id, if given, must be the token's subject (403 otherwise). A token with orders:read_all lists every customer's orders and may filter by customer_id.
+//
+// Authorization: Scopes: orders:read or orders:read_all.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /orders (the `ListOrders` operationId).
@@ -2759,7 +3036,9 @@ func (c *ClientWithResponses) ListOrdersWithResponse(ctx context.Context, params
 
 // PlaceOrderWithBodyWithResponse Place an order
 //
-// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key, so retrying with the same key and body never places a second order. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then.
+// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key and the token's subject, so retrying with the same key and body never places a second order, and two customers' keys never meet. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then. The order is the token subject's: customer_id may be left out, and naming another customer is refused with 403.
+//
+// Authorization: Scopes: orders:write.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2774,7 +3053,9 @@ func (c *ClientWithResponses) PlaceOrderWithBodyWithResponse(ctx context.Context
 
 // PlaceOrderWithResponse Place an order
 //
-// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key, so retrying with the same key and body never places a second order. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then.
+// Starts the order saga and answers 202 with the order's URL. The order id is derived from the Idempotency-Key and the token's subject, so retrying with the same key and body never places a second order, and two customers' keys never meet. With `Prefer: wait=N` the answer waits up to N seconds and is 200 with the order when it reached a final state by then. The order is the token subject's: customer_id may be left out, and naming another customer is refused with 403.
+//
+// Authorization: Scopes: orders:write.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2789,7 +3070,9 @@ func (c *ClientWithResponses) PlaceOrderWithResponse(ctx context.Context, params
 
 // GetOrderWithResponse Get an order with its lines, history and saga state
 //
-// An order the saga refused before recording it (FAILED) is answered from the saga alone: it has no lines or history and is not listed by GET /orders. saga is absent when the saga's live state cannot be read.
+// An order the saga refused before recording it (FAILED) is answered from the saga alone: it has no lines or history and is not listed by GET /orders. saga is absent when the saga's live state cannot be read. Another customer's order is answered 404, like one that does not exist, unless the token holds orders:read_all.
+//
+// Authorization: Scopes: orders:read or orders:read_all.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2804,7 +3087,9 @@ func (c *ClientWithResponses) GetOrderWithResponse(ctx context.Context, orderId 
 
 // ApproveOrderWithBodyWithResponse Approve a held order
 //
-// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+//
+// Authorization: Scopes: orders:approve.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2819,7 +3104,9 @@ func (c *ClientWithResponses) ApproveOrderWithBodyWithResponse(ctx context.Conte
 
 // ApproveOrderWithResponse Approve a held order
 //
-// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Sends the approve decision to an order AWAITING_APPROVAL; the saga then captures the payment. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+//
+// Authorization: Scopes: orders:approve.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2834,7 +3121,9 @@ func (c *ClientWithResponses) ApproveOrderWithResponse(ctx context.Context, orde
 
 // CancelOrderWithBodyWithResponse Cancel an order
 //
-// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject. Another customer's order is answered 404 unless the token holds orders:approve.
+//
+// Authorization: Scopes: orders:write or orders:approve.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2849,7 +3138,9 @@ func (c *ClientWithResponses) CancelOrderWithBodyWithResponse(ctx context.Contex
 
 // CancelOrderWithResponse Cancel an order
 //
-// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Cancels an order that has not reached the payment capture; the saga then undoes what it did. After the capture the answer is 409. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject. Another customer's order is answered 404 unless the token holds orders:approve.
+//
+// Authorization: Scopes: orders:write or orders:approve.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2864,7 +3155,9 @@ func (c *ClientWithResponses) CancelOrderWithResponse(ctx context.Context, order
 
 // RejectOrderWithBodyWithResponse Reject a held order
 //
-// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+//
+// Authorization: Scopes: orders:approve.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2879,7 +3172,9 @@ func (c *ClientWithResponses) RejectOrderWithBodyWithResponse(ctx context.Contex
 
 // RejectOrderWithResponse Reject a held order
 //
-// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL.
+// Sends the reject decision to an order AWAITING_APPROVAL; the saga then voids the payment and releases the stock. The answer is 202: the saga acts on the decision asynchronously; follow the order's URL. The decision is recorded as taken by the token's subject.
+//
+// Authorization: Scopes: orders:approve.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2893,6 +3188,8 @@ func (c *ClientWithResponses) RejectOrderWithResponse(ctx context.Context, order
 }
 
 // ListProductsWithResponse List the catalog with what is available
+//
+// Authorization: Any valid token.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2932,6 +3229,20 @@ func ParseListOrdersResponse(rsp *http.Response) (*ListOrdersResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ErrorModel
@@ -3012,6 +3323,47 @@ func ParseListOrdersResponse(rsp *http.Response) (*ListOrdersResponse, error) {
 			headers.RateLimitReset = &value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListOrdersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListOrdersResponse403Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 422:
 		var headers ListOrdersResponse422Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -3161,6 +3513,20 @@ func ParsePlaceOrderResponse(rsp *http.Response) (*PlaceOrderResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
 		var dest ErrorModel
@@ -3335,6 +3701,47 @@ func ParsePlaceOrderResponse(rsp *http.Response) (*PlaceOrderResponse, error) {
 			headers.RateLimitReset = &value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PlaceOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PlaceOrderResponse403Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 408:
 		var headers PlaceOrderResponse408Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -3581,6 +3988,20 @@ func ParseGetOrderResponse(rsp *http.Response) (*GetOrderResponse, error) {
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest ErrorModel
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3667,6 +4088,47 @@ func ParseGetOrderResponse(rsp *http.Response) (*GetOrderResponse, error) {
 			headers.RateLimitReset = &value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetOrderResponse403Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetOrderResponse404Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -3834,6 +4296,20 @@ func ParseApproveOrderResponse(rsp *http.Response) (*ApproveOrderResponse, error
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest ErrorModel
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -3948,6 +4424,47 @@ func ParseApproveOrderResponse(rsp *http.Response) (*ApproveOrderResponse, error
 			headers.RateLimitReset = &value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ApproveOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ApproveOrderResponse403Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ApproveOrderResponse404Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -4218,6 +4735,20 @@ func ParseCancelOrderResponse(rsp *http.Response) (*CancelOrderResponse, error) 
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest ErrorModel
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -4332,6 +4863,47 @@ func ParseCancelOrderResponse(rsp *http.Response) (*CancelOrderResponse, error) 
 			headers.RateLimitReset = &value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CancelOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CancelOrderResponse403Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CancelOrderResponse404Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -4602,6 +5174,20 @@ func ParseRejectOrderResponse(rsp *http.Response) (*RejectOrderResponse, error) 
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest ErrorModel
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -4716,6 +5302,47 @@ func ParseRejectOrderResponse(rsp *http.Response) (*RejectOrderResponse, error) 
 			headers.RateLimitReset = &value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RejectOrderResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RejectOrderResponse403Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Reset"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Reset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitReset = &value
+		}
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RejectOrderResponse404Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -4986,6 +5613,13 @@ func ParseListProductsResponse(rsp *http.Response) (*ListProductsResponse, error
 		}
 		response.ApplicationproblemJSON400 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest ErrorModel
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5058,6 +5692,16 @@ func ParseListProductsResponse(rsp *http.Response) (*ListProductsResponse, error
 			headers.RateLimitReset = &value
 		}
 		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListProductsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = value
+		}
+		response.Headers401 = &headers
 	case rsp.StatusCode == 429:
 		var headers ListProductsResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
