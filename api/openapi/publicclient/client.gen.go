@@ -23,6 +23,7 @@ const (
 	ProblemsbodyTooLarge         ErrorModelType = "/problems/body-too-large"
 	ProblemscardDeclined         ErrorModelType = "/problems/card-declined"
 	Problemsconflict             ErrorModelType = "/problems/conflict"
+	Problemsforbidden            ErrorModelType = "/problems/forbidden"
 	ProblemsidempotencyKeyReused ErrorModelType = "/problems/idempotency-key-reused"
 	ProblemsinsufficientFunds    ErrorModelType = "/problems/insufficient-funds"
 	Problemsinternal             ErrorModelType = "/problems/internal"
@@ -39,6 +40,7 @@ const (
 	ProblemsrequestTimeout       ErrorModelType = "/problems/request-timeout"
 	ProblemsreservationCommitted ErrorModelType = "/problems/reservation-committed"
 	ProblemsreservationReleased  ErrorModelType = "/problems/reservation-released"
+	Problemsunauthorized         ErrorModelType = "/problems/unauthorized"
 	Problemsunavailable          ErrorModelType = "/problems/unavailable"
 	ProblemsunknownSku           ErrorModelType = "/problems/unknown-sku"
 	ProblemsunsupportedMediaType ErrorModelType = "/problems/unsupported-media-type"
@@ -55,6 +57,8 @@ func (e ErrorModelType) Valid() bool {
 	case ProblemscardDeclined:
 		return true
 	case Problemsconflict:
+		return true
+	case Problemsforbidden:
 		return true
 	case ProblemsidempotencyKeyReused:
 		return true
@@ -87,6 +91,8 @@ func (e ErrorModelType) Valid() bool {
 	case ProblemsreservationCommitted:
 		return true
 	case ProblemsreservationReleased:
+		return true
+	case Problemsunauthorized:
 		return true
 	case Problemsunavailable:
 		return true
