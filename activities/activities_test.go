@@ -94,6 +94,12 @@ func TestClassify(t *testing.T) {
 			p = &problemBody{Status: 429, Code: problem.CodeRateLimited, Detail: "slow down"}
 		case "/reservations/o-2/commit":
 			p = &problemBody{Status: 409, Code: problem.CodeAlreadyReleased, Detail: "the reservation was released"}
+		case "/reservations/o-3/commit":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sagaflow", error="invalid_token"`)
+			p = &problemBody{Status: 401, Code: problem.CodeUnauthorized, Detail: "the bearer token is not valid"}
+		case "/reservations/o-4/commit":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sagaflow", error="insufficient_scope"`)
+			p = &problemBody{Status: 403, Code: problem.CodeForbidden, Detail: "the token does not allow this operation"}
 		case "/products/SKU-9":
 			w.WriteHeader(http.StatusBadGateway)
 			_, _ = w.Write([]byte("<html>bad gateway</html>"))
@@ -145,6 +151,14 @@ func TestClassify(t *testing.T) {
 			_, err := live.Restock(c, "SKU-1", "k", invclient.RestockRequest{Quantity: 1})
 			return err
 		}, problem.CodeRateLimited, false, nil, 429},
+		{"a token the service refuses is retryable", func(c context.Context) error {
+			_, err := live.Commit(c, "o-3", "k")
+			return err
+		}, problem.CodeUnauthorized, false, nil, 401},
+		{"an identity the operation refuses is retryable", func(c context.Context) error {
+			_, err := live.Commit(c, "o-4", "k")
+			return err
+		}, problem.CodeForbidden, false, nil, 403},
 		{"non-problem 5xx is retryable", func(c context.Context) error {
 			_, err := live.GetProduct(c, "SKU-9")
 			return err
