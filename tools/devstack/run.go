@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,10 +19,12 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sagaflow/sagaflow/api"
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	"github.com/sagaflow/sagaflow/services/order"
 	"github.com/sagaflow/sagaflow/services/payment"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
 	"github.com/sagaflow/sagaflow/workers"
 	"github.com/sagaflow/sagaflow/workflows"
@@ -127,6 +130,18 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	started = append(started, &process{name: "Temporal dev server", stop: srv.Stop})
 
+	// Every identity's key, kept in the state folder so a restart keeps them. The
+	// components run in this one process from one environment, so each reads its key
+	// under a name of its own.
+	keys, err := devauth.LoadServiceKeys(filepath.Join(stateDir, "auth"))
+	if err != nil {
+		return fmt.Errorf("service keys: %w", err)
+	}
+	workerKeys, err := keys.PrivateSet(auth.IdentitySagaWorker, auth.IdentityOrdersWorker, auth.IdentityPaymentsWorker, auth.IdentityInventoryWorker)
+	if err != nil {
+		return fmt.Errorf("service keys: %w", err)
+	}
+
 	// Components read the same variables as in production; the local defaults fill in
 	// only what the environment leaves unset.
 	defaults := map[string]string{
@@ -144,6 +159,12 @@ func Run(ctx context.Context, opts Options) error {
 		"TEMPORAL_ADDRESS":       srv.HostPort,
 		"SHUTDOWN_DRAIN_DELAY":   "0s",
 	}
+	maps.Copy(defaults, map[string]string{
+		"SERVICE_AUTH_TRUSTED_KEYS": string(keys.Trusted),
+		"API_SERVICE_KEY":           string(keys.Private[auth.IdentityAPI]),
+		"WORKER_SERVICE_KEYS":       string(workerKeys),
+		auth.AdminKeyVariable:       string(keys.Private[auth.IdentityAdmin]),
+	})
 	for k, v := range defaults {
 		if os.Getenv(k) == "" {
 			if err := setenv(k, v); err != nil {
@@ -195,7 +216,7 @@ func Run(ctx context.Context, opts Options) error {
 		stopAll()
 		return err
 	}
-	if _, err := SeedCatalog(ctx, os.Getenv("INVENTORY_SERVICE_URL")); err != nil {
+	if _, err := SeedCatalog(ctx, os.Getenv("INVENTORY_SERVICE_URL"), cfgs.admin); err != nil {
 		stopAll()
 		return fmt.Errorf("load demo catalog: %w", err)
 	}
@@ -273,13 +294,15 @@ Press Ctrl-C to stop everything.
 // devPool is the worker pool `make run` hosts: every queue, in one process.
 const devPool = "all"
 
-// configs is every component's configuration, as `make run` hands them over.
+// configs is every component's configuration, as `make run` hands them over, and the
+// seed's (`sagaflow seed`).
 type configs struct {
 	order     order.Config
 	payment   payment.Config
 	inventory inventory.Config
 	api       api.Config
 	workers   workers.Config
+	admin     auth.AdminConfig
 }
 
 // loadConfigs reads every component's configuration from the environment the way its own
@@ -297,7 +320,7 @@ func loadConfigs() (configs, error) {
 	if c.inventory, err = inventory.LoadConfig(); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
-	for _, spec := range []any{&c.api, &c.workers} {
+	for _, spec := range []any{&c.api, &c.workers, &c.admin} {
 		if err := envconfig.Process("", spec); err != nil {
 			return c, fmt.Errorf("configuration: %w", err)
 		}
@@ -306,6 +329,9 @@ func loadConfigs() (configs, error) {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	if err := c.workers.Validate([]string{devPool}); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	if err := c.admin.Validate(); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
