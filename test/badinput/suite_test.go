@@ -99,14 +99,18 @@ func check(t *testing.T, c badCase, a answer) {
 	}
 }
 
-// run sends one case.
+// run sends one case, from a caller the operation accepts.
 func (s *liveSystem) run(t *testing.T, c badCase) answer {
 	t.Helper()
 	base := s.url(c.target)
 	if c.raw != "" {
-		return sendRaw(t, base, c.raw, c.halfClose)
+		raw := c.raw
+		if bearer := s.bearer(t, c.target, strings.Fields(raw)[0], strings.Fields(raw)[1]); bearer != "" {
+			raw = strings.Replace(raw, "\r\nHost: ", "\r\nAuthorization: "+bearer+"\r\nHost: ", 1)
+		}
+		return sendRaw(t, base, raw, c.halfClose)
 	}
-	header := c.header
+	header := c.header.Clone()
 	if header == nil {
 		header = http.Header{}
 		if c.body != nil {
@@ -115,6 +119,9 @@ func (s *liveSystem) run(t *testing.T, c badCase) answer {
 		if c.method != http.MethodGet && c.method != http.MethodDelete {
 			header = defaultHeader(true)
 		}
+	}
+	if bearer := s.bearer(t, c.target, c.method, c.path); bearer != "" {
+		header.Set("Authorization", bearer)
 	}
 	return send(t, c.method, base+c.path, header, c.body, c.chunked)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,11 +15,13 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/test/system"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 )
 
@@ -36,9 +40,13 @@ type liveSystem struct {
 	redisPrefix                     string
 	temporal                        client.Client
 
+	// orders, payments and inventory call as admin, which keeps the catalog and reads
+	// everything; saga makes the saga's steps, as the saga pool.
 	orders    *orderclient.Client
 	payments  *payclient.Client
 	inventory *invclient.Client
+	saga      testkeys.Clients
+	keys      *testkeys.Keys
 }
 
 func logger(component string) *slog.Logger {
@@ -56,6 +64,7 @@ func startSystem(t *testing.T) *liveSystem {
 		orderDB: ts.OrderDB, paymentDB: ts.PaymentDB, inventoryDB: ts.InventoryDB,
 		redis: ts.Redis, redisPrefix: ts.RedisPrefix, temporal: ts.Temporal,
 		orders: ts.Orders, payments: ts.Payments, inventory: ts.Inventory,
+		saga: ts.ClientsAs(auth.IdentitySagaWorker), keys: ts.Keys,
 	}
 	cfg := ts.APIConfig("")
 	cfg.ApprovalThreshold = approvalThreshold
@@ -97,7 +106,7 @@ func (s *liveSystem) url(target string) string {
 // recordPendingOrder records pendingOrder in the order service.
 func (s *liveSystem) recordPendingOrder(t *testing.T) {
 	t.Helper()
-	_, err := s.orders.Create(context.Background(), "bi/"+pendingOrder, orderclient.CreateOrderRequest{
+	_, err := s.saga.Orders.Create(context.Background(), "bi/"+pendingOrder, orderclient.CreateOrderRequest{
 		OrderID: pendingOrder, CustomerID: "c-1", WorkflowID: "order-" + pendingOrder,
 		Lines: []orderclient.NewLine{{SKU: skuBeans, Quantity: 2}, {SKU: "MUG", Quantity: 1}},
 	})
@@ -114,4 +123,31 @@ func (s *liveSystem) requireNoSaga(t *testing.T, orderID string) {
 	if !errors.As(err, &nf) {
 		t.Errorf("a refused request started saga order-%s (describe: %v)", orderID, err)
 	}
+}
+
+// callerOf is the identity a well-behaved caller of a service operation has: the saga pool
+// for the saga's steps, admin for the catalog and every read. The suite's bad requests
+// come from allowed callers, so what they test is the input, not the caller.
+func callerOf(target, method, path string) string {
+	switch {
+	case method == http.MethodGet || method == http.MethodHead:
+		return auth.IdentityAdmin
+	case target == targetInventory && strings.HasPrefix(path, "/products/"):
+		return auth.IdentityAdmin
+	}
+	return auth.IdentitySagaWorker
+}
+
+// bearer is the Authorization value of a request to target ("" for the public API, whose
+// callers this suite does not cover).
+func (s *liveSystem) bearer(t *testing.T, target, method, path string) string {
+	t.Helper()
+	if target == targetAPI {
+		return ""
+	}
+	token, err := s.keys.Signer(callerOf(target, method, path)).Token(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + token
 }
