@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sagaflow/sagaflow/internal/auth"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 )
 
 // TestKeysNew issues a key for every identity the way an operator does and uses it the
@@ -60,6 +62,24 @@ func TestKeysNew(t *testing.T) {
 	}
 }
 
+// TestKeysLocal prints the keys `make run` hands its components, from its state folder.
+func TestKeysLocal(t *testing.T) {
+	state := t.TempDir()
+	keys, err := devauth.LoadServiceKeys(filepath.Join(state, "auth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, identity := range auth.Identities() {
+		var out bytes.Buffer
+		if err := runKeys([]string{"local", "--identity", identity, "--state", state}, &out, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != string(keys.Private[identity])+"\n" {
+			t.Errorf("%s: printed %q, want the key make run gives it", identity, out.String())
+		}
+	}
+}
+
 func TestKeysUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{},
@@ -67,6 +87,8 @@ func TestKeysUsage(t *testing.T) {
 		{"new"},
 		{"new", "--identity", "root"},
 		{"new", "--identity", "admin", "extra"},
+		{"local"},
+		{"local", "--identity", "root"},
 	} {
 		var out bytes.Buffer
 		err := runKeys(args, &out, &bytes.Buffer{})

@@ -54,6 +54,8 @@ commands:
   keys new --identity NAME print a new service key of NAME (api, saga-worker, orders-worker,
                            payments-worker, inventory-worker, admin): the private JWK, then
                            the public JWK the services trust (docs/security.md)
+  keys local --identity NAME
+                           print the private key ` + "`make run`" + ` gave NAME (keys under .run/auth)
   openapi [--out DIR]      write the OpenAPI documents of the API and every service
   healthcheck URL          exit 0 when URL answers 2xx (container health checks; images have no curl)
   bench [flags]            measure the whole system against Temporal's own ceiling (make bench)
