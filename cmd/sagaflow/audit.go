@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sagaflow/sagaflow/internal/auth"
+	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
@@ -121,6 +123,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return auditExitUsage
 	}
 
+	if cfg.Admin.Insecure {
+		auth.WarnInsecure(logging.New(stderr, os.Getenv("LOG_LEVEL"), "audit"), "audit")
+	}
 	orders, payments, inventory, err := cfg.clients()
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "audit: configuration: %v\n", err)
