@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sagaflow/sagaflow/activities"
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/correlation"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
@@ -31,6 +32,7 @@ import (
 	"github.com/sagaflow/sagaflow/services/payment"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 )
 
 func ctx(t *testing.T) context.Context {
@@ -94,6 +96,12 @@ func TestClassify(t *testing.T) {
 			p = &problemBody{Status: 429, Code: problem.CodeRateLimited, Detail: "slow down"}
 		case "/reservations/o-2/commit":
 			p = &problemBody{Status: 409, Code: problem.CodeAlreadyReleased, Detail: "the reservation was released"}
+		case "/reservations/o-3/commit":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sagaflow", error="invalid_token"`)
+			p = &problemBody{Status: 401, Code: problem.CodeUnauthorized, Detail: "the bearer token is not valid"}
+		case "/reservations/o-4/commit":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sagaflow", error="insufficient_scope"`)
+			p = &problemBody{Status: 403, Code: problem.CodeForbidden, Detail: "the token does not allow this operation"}
 		case "/products/SKU-9":
 			w.WriteHeader(http.StatusBadGateway)
 			_, _ = w.Write([]byte("<html>bad gateway</html>"))
@@ -145,6 +153,14 @@ func TestClassify(t *testing.T) {
 			_, err := live.Restock(c, "SKU-1", "k", invclient.RestockRequest{Quantity: 1})
 			return err
 		}, problem.CodeRateLimited, false, nil, 429},
+		{"a token the service refuses is retryable", func(c context.Context) error {
+			_, err := live.Commit(c, "o-3", "k")
+			return err
+		}, problem.CodeUnauthorized, false, nil, 401},
+		{"an identity the operation refuses is retryable", func(c context.Context) error {
+			_, err := live.Commit(c, "o-4", "k")
+			return err
+		}, problem.CodeForbidden, false, nil, 403},
 		{"non-problem 5xx is retryable", func(c context.Context) error {
 			_, err := live.GetProduct(c, "SKU-9")
 			return err
@@ -206,11 +222,13 @@ func (p problemBody) model() any {
 	}
 }
 
-// services runs the three real services over fresh databases.
+// services runs the three real services over fresh databases. The activities call them
+// as the saga pool does; the catalog is kept as operators' tools do.
 type services struct {
 	orders    *orderclient.Client
 	payments  *payclient.Client
 	inventory *invclient.Client
+	catalog   *invclient.Client
 }
 
 func startServices(t *testing.T) services {
@@ -225,10 +243,17 @@ func startServices(t *testing.T) services {
 	_, pdb := testenv.ServiceDatabase(t, "payment")
 	_, idb := testenv.ServiceDatabase(t, "inventory")
 	ready := httpserver.NewReadiness(nil)
+	keys := testkeys.New(t)
+	guard := func(service string) *auth.Guard { return keys.Guard(t, service, logger) }
+	urls := testkeys.URLs{
+		Order:     serve(order.NewGuardedHandler(order.NewService(odb, logger), guard(orderclient.ServiceName), logger, ready)),
+		Payment:   serve(payment.NewGuardedHandler(payment.NewService(pdb, logger, payment.NewTestProcessor(0)), guard(payclient.ServiceName), logger, ready)),
+		Inventory: serve(inventory.NewGuardedHandler(inventory.NewService(idb, logger), guard(invclient.ServiceName), logger, ready)),
+	}
+	saga := keys.ClientsAs(auth.IdentitySagaWorker, urls, nil, 10*time.Second)
 	return services{
-		orders:    orderclient.New(serve(order.NewHandler(order.NewService(odb, logger), logger, ready)), nil, 10*time.Second),
-		payments:  payclient.New(serve(payment.NewHandler(payment.NewService(pdb, logger, payment.NewTestProcessor(0)), logger, ready)), nil, 10*time.Second),
-		inventory: invclient.New(serve(inventory.NewHandler(inventory.NewService(idb, logger), logger, ready)), nil, 10*time.Second),
+		orders: saga.Orders, payments: saga.Payments, inventory: saga.Inventory,
+		catalog: keys.ClientsAs(auth.IdentityAdmin, urls, nil, 10*time.Second).Inventory,
 	}
 }
 
@@ -242,10 +267,10 @@ func TestActivitiesAgainstServices(t *testing.T) {
 	svc := startServices(t)
 	c := ctx(t)
 	for sku, stock := range map[string]int64{"SKU-1": 5, "SKU-2": 1} {
-		if _, err := svc.inventory.UpsertProduct(c, sku, invclient.UpsertProductRequest{Name: "Product " + sku, UnitPrice: 1250, Currency: "EUR"}); err != nil {
+		if _, err := svc.catalog.UpsertProduct(c, sku, invclient.UpsertProductRequest{Name: "Product " + sku, UnitPrice: 1250, Currency: "EUR"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.inventory.Restock(c, sku, "seed-"+sku, invclient.RestockRequest{Quantity: stock}); err != nil {
+		if _, err := svc.catalog.Restock(c, sku, "seed-"+sku, invclient.RestockRequest{Quantity: stock}); err != nil {
 			t.Fatal(err)
 		}
 	}

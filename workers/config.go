@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
 )
 
@@ -23,6 +25,22 @@ const (
 // Pools lists the pools in start order.
 func Pools() []string {
 	return []string{PoolSagas, PoolOrders, PoolPayments, PoolInventory}
+}
+
+// PoolIdentity is the service identity a pool calls the services as: each pool signs its
+// calls with its own key, so a service accepts from it only what that pool does.
+func PoolIdentity(pool string) string {
+	switch pool {
+	case PoolSagas:
+		return auth.IdentitySagaWorker
+	case PoolOrders:
+		return auth.IdentityOrdersWorker
+	case PoolPayments:
+		return auth.IdentityPaymentsWorker
+	case PoolInventory:
+		return auth.IdentityInventoryWorker
+	}
+	return ""
 }
 
 // Config is a worker process's configuration, read from the environment with
@@ -44,6 +62,38 @@ type Config struct {
 	StopTimeout time.Duration `envconfig:"WORKER_STOP_TIMEOUT" default:"30s"`
 	// HealthAddr, when set, serves /healthz and /readyz for container health checks.
 	HealthAddr string `envconfig:"WORKER_HEALTH_ADDR"`
+
+	// ServiceKeys holds the private key of each hosted pool's identity (PoolIdentity): one
+	// JWK, or a JWKS of several for a process hosting several pools (`all` needs all four).
+	ServiceKeys string `envconfig:"WORKER_SERVICE_KEYS"`
+	// Insecure lets a pool run without its key, calling unsigned: local use only.
+	Insecure bool `envconfig:"SAGAFLOW_INSECURE"`
+}
+
+// signers reads the pools' keys by identity; none when WORKER_SERVICE_KEYS is empty.
+func (c Config) signers() (map[string]*auth.Signer, error) {
+	if strings.TrimSpace(c.ServiceKeys) == "" {
+		return map[string]*auth.Signer{}, nil
+	}
+	signers, err := auth.ParseSigners([]byte(c.ServiceKeys))
+	if err != nil {
+		return nil, fmt.Errorf("WORKER_SERVICE_KEYS: %w", err)
+	}
+	for id := range signers {
+		// A worker holds no key it does not sign with: api's and admin's reach further.
+		if !slices.ContainsFunc(Pools(), func(p string) bool { return PoolIdentity(p) == id }) {
+			return nil, fmt.Errorf("WORKER_SERVICE_KEYS holds a key of %s; give a worker only its pools' keys (%s)", id, strings.Join(workerIdentities(), ", "))
+		}
+	}
+	return signers, nil
+}
+
+func workerIdentities() []string {
+	var out []string
+	for _, p := range Pools() {
+		out = append(out, PoolIdentity(p))
+	}
+	return out
 }
 
 // ParsePools turns pool names (repeated or comma-separated, `all` for every pool) into the
@@ -92,6 +142,22 @@ func (c Config) Validate(pools []string) error {
 	callsServices := false
 	for _, pool := range pools {
 		callsServices = callsServices || pool != PoolSagas
+	}
+	if !c.Insecure {
+		// Histories must not hold tokens, customers or lines in clear.
+		if err := c.Config.EncryptionRequired(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if signers, err := c.signers(); err != nil {
+		errs = append(errs, err)
+	} else if !c.Insecure {
+		for _, pool := range pools {
+			if id := PoolIdentity(pool); signers[id] == nil {
+				errs = append(errs, fmt.Errorf("WORKER_SERVICE_KEYS holds no key for %s: the %s pool signs its calls with it (set %s=true to run without authentication, locally only)",
+					id, pool, auth.InsecureVariable))
+			}
+		}
 	}
 	if callsServices && c.ServiceCallTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("SERVICE_CALL_TIMEOUT must be positive, got %s", c.ServiceCallTimeout))

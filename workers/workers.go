@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sagaflow/sagaflow/activities"
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
@@ -36,12 +38,25 @@ type Concurrency struct {
 	InventoryActivities int
 }
 
+// Clients are the service clients one pool calls with.
+type Clients struct {
+	Orders    *orderclient.Client
+	Payments  *payclient.Client
+	Inventory *invclient.Client
+}
+
 // Options selects the pools to run and what they need. Only the clients of the selected
-// activity pools are required.
+// activity pools are required. Each pool calls as its own identity (PoolIdentity), so each
+// pool's clients sign with that pool's key.
 type Options struct {
 	Pools []string
 	// Queues names the task queues; empty fields mean the production queues.
-	Queues      workflows.TaskQueues
+	Queues workflows.TaskQueues
+	// Local are the sagas pool's clients for its local steps; without one, a step's local
+	// attempt fails at once and the call goes to its service's pool.
+	Local Clients
+	// Orders, Payments and Inventory are the clients of the orders, payments and
+	// inventory pools.
 	Orders      *orderclient.Client
 	Payments    *payclient.Client
 	Inventory   *invclient.Client
@@ -83,9 +98,9 @@ func New(c client.Client, opts Options) (*Group, error) {
 			// is registered, with or without its client, so a saga's history never
 			// depends on this pool's configuration: without a client the attempt fails
 			// at once and the call goes to its service's pool.
-			activities.NewOrders(opts.Orders).Register(w)
-			activities.NewPayments(opts.Payments).Register(w)
-			activities.NewInventory(opts.Inventory).Register(w)
+			activities.NewOrders(opts.Local.Orders).Register(w)
+			activities.NewPayments(opts.Local.Payments).Register(w)
+			activities.NewInventory(opts.Local.Inventory).Register(w)
 		case PoolOrders:
 			if opts.Orders == nil {
 				return nil, errors.New("the orders pool needs an order service client")
@@ -225,7 +240,22 @@ func Run(ctx context.Context, cfg Config, pools []string, logger *slog.Logger) e
 	temporal.Store(&c)
 
 	fatal := make(chan error, len(pools))
+	signers, err := cfg.signers()
+	if err != nil {
+		return failStart(err)
+	}
+	if cfg.Insecure {
+		auth.WarnInsecure(logger, "worker")
+	}
+	// One transport for every pool, so the pools share connections; each pool's clients
+	// sign with its own key (without one, in insecure mode only, they call unsigned).
 	httpClient := svcclient.NewHTTPClient()
+	signed := func(pool, service string) *http.Client {
+		if s := signers[PoolIdentity(pool)]; s != nil {
+			return s.Client(httpClient, service)
+		}
+		return httpClient
+	}
 	opts := Options{
 		Pools: pools,
 		Concurrency: Concurrency{
@@ -239,14 +269,27 @@ func Run(ctx context.Context, cfg Config, pools []string, logger *slog.Logger) e
 			fatal <- fmt.Errorf("%s pool stopped: %w", pool, err)
 		},
 	}
-	if cfg.OrderServiceURL != "" {
-		opts.Orders = orderclient.New(cfg.OrderServiceURL, httpClient, cfg.ServiceCallTimeout)
-	}
-	if cfg.PaymentServiceURL != "" {
-		opts.Payments = payclient.New(cfg.PaymentServiceURL, httpClient, cfg.ServiceCallTimeout)
-	}
-	if cfg.InventoryServiceURL != "" {
-		opts.Inventory = invclient.New(cfg.InventoryServiceURL, httpClient, cfg.ServiceCallTimeout)
+	for _, pool := range pools {
+		c := Clients{}
+		if cfg.OrderServiceURL != "" && (pool == PoolSagas || pool == PoolOrders) {
+			c.Orders = orderclient.New(cfg.OrderServiceURL, signed(pool, orderclient.ServiceName), cfg.ServiceCallTimeout)
+		}
+		if cfg.PaymentServiceURL != "" && (pool == PoolSagas || pool == PoolPayments) {
+			c.Payments = payclient.New(cfg.PaymentServiceURL, signed(pool, payclient.ServiceName), cfg.ServiceCallTimeout)
+		}
+		if cfg.InventoryServiceURL != "" && (pool == PoolSagas || pool == PoolInventory) {
+			c.Inventory = invclient.New(cfg.InventoryServiceURL, signed(pool, invclient.ServiceName), cfg.ServiceCallTimeout)
+		}
+		switch pool {
+		case PoolSagas:
+			opts.Local = c
+		case PoolOrders:
+			opts.Orders = c.Orders
+		case PoolPayments:
+			opts.Payments = c.Payments
+		case PoolInventory:
+			opts.Inventory = c.Inventory
+		}
 	}
 	if missing := missingLocalClients(pools, cfg); len(missing) > 0 {
 		logger.Warn("the sagas pool has no URL for some services: their calls skip local steps and run on their own queues",

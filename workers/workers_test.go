@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/requestid"
@@ -32,6 +33,7 @@ import (
 	"github.com/sagaflow/sagaflow/services/payment"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/workers"
 	"github.com/sagaflow/sagaflow/workflows"
@@ -67,6 +69,24 @@ func TestParsePools(t *testing.T) {
 }
 
 func TestConfigFromEnvironment(t *testing.T) {
+	keys := testkeys.New(t)
+	set := func(identities ...string) string {
+		raw, err := keys.PrivateSet(identities...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	// What every case has unless it says otherwise: the keys of the four pools.
+	allKeys := set(auth.IdentitySagaWorker, auth.IdentityOrdersWorker, auth.IdentityPaymentsWorker, auth.IdentityInventoryWorker)
+	urls := map[string]string{"ORDER_SERVICE_URL": "http://o", "PAYMENT_SERVICE_URL": "http://p", "INVENTORY_SERVICE_URL": "http://i"}
+	with := func(env map[string]string, k, v string) map[string]string {
+		out := map[string]string{k: v}
+		for key, val := range env {
+			out[key] = val
+		}
+		return out
+	}
 	cases := []struct {
 		name    string
 		env     map[string]string
@@ -93,9 +113,31 @@ func TestConfigFromEnvironment(t *testing.T) {
 		{name: "call timeout must be positive", pools: []string{"orders", "payments"},
 			env:     map[string]string{"ORDER_SERVICE_URL": "http://o", "PAYMENT_SERVICE_URL": "http://p", "SERVICE_CALL_TIMEOUT": "0s"},
 			wantErr: []string{"SERVICE_CALL_TIMEOUT must be positive"}},
+		{name: "one pool, one key", pools: []string{"payments"},
+			env: map[string]string{"PAYMENT_SERVICE_URL": "http://p", "WORKER_SERVICE_KEYS": string(keys.Private[auth.IdentityPaymentsWorker])}},
+		{name: "all pools, the four keys", pools: []string{"all"}, env: with(urls, "WORKER_SERVICE_KEYS", allKeys)},
+		{name: "a pool without its key", pools: []string{"sagas"}, env: map[string]string{"WORKER_SERVICE_KEYS": ""},
+			wantErr: []string{"WORKER_SERVICE_KEYS holds no key for saga-worker"}},
+		{name: "all pools with one key", pools: []string{"all"}, env: with(urls, "WORKER_SERVICE_KEYS", set(auth.IdentitySagaWorker)),
+			wantErr: []string{"no key for orders-worker", "no key for payments-worker", "no key for inventory-worker"}},
+		{name: "another pool's key", pools: []string{"orders"},
+			env:     map[string]string{"ORDER_SERVICE_URL": "http://o", "WORKER_SERVICE_KEYS": string(keys.Private[auth.IdentitySagaWorker])},
+			wantErr: []string{"WORKER_SERVICE_KEYS holds no key for orders-worker"}},
+		{name: "no admin key in a worker", pools: []string{"sagas"},
+			env:     map[string]string{"WORKER_SERVICE_KEYS": set(auth.IdentitySagaWorker, auth.IdentityAdmin)},
+			wantErr: []string{"WORKER_SERVICE_KEYS holds a key of admin"}},
+		{name: "a public key signs nothing", pools: []string{"sagas"},
+			env:     map[string]string{"WORKER_SERVICE_KEYS": string(keys.Trusted)},
+			wantErr: []string{"WORKER_SERVICE_KEYS", "public key"}},
+		{name: "not a key", pools: []string{"sagas"}, env: map[string]string{"WORKER_SERVICE_KEYS": "secret"},
+			wantErr: []string{"WORKER_SERVICE_KEYS"}},
+		{name: "insecure runs without keys", pools: []string{"all"},
+			env: with(with(urls, "WORKER_SERVICE_KEYS", ""), "SAGAFLOW_INSECURE", "true")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SAGAFLOW_INSECURE", "false")
+			t.Setenv("WORKER_SERVICE_KEYS", allKeys)
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
@@ -139,6 +181,7 @@ func TestRunServesHealthAndStops(t *testing.T) {
 		ServiceCallTimeout:              time.Second,
 		StopTimeout:                     5 * time.Second,
 		HealthAddr:                      addr,
+		ServiceKeys:                     string(testkeys.New(t).Private[auth.IdentitySagaWorker]),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -224,10 +267,23 @@ func startSystem(t *testing.T) *system {
 	_, pdb := testenv.ServiceDatabase(t, "payment")
 	_, idb := testenv.ServiceDatabase(t, "inventory")
 	ready := httpserver.NewReadiness(nil)
+	keys := testkeys.New(t)
+	guard := func(service string) *auth.Guard { return keys.Guard(t, service, logger) }
+	urls := testkeys.URLs{
+		Order:     serve(order.NewGuardedHandler(order.NewService(odb, logger), guard(orderclient.ServiceName), logger, ready)),
+		Payment:   serve(payment.NewGuardedHandler(payment.NewService(pdb, logger, payment.NewTestProcessor(0)), guard(payclient.ServiceName), logger, ready)),
+		Inventory: serve(inventory.NewGuardedHandler(inventory.NewService(idb, logger), guard(invclient.ServiceName), logger, ready)),
+	}
+	// The test reads and stocks the catalog as operators' tools do; each pool calls as its
+	// own identity, so the sagas run through the services' real authorization.
+	admin := keys.ClientsAs(auth.IdentityAdmin, urls, nil, 10*time.Second)
+	as := func(pool string) testkeys.Clients {
+		return keys.ClientsAs(workers.PoolIdentity(pool), urls, nil, 10*time.Second)
+	}
 	s := &system{
-		orders:    orderclient.New(serve(order.NewHandler(order.NewService(odb, logger), logger, ready)), nil, 10*time.Second),
-		payments:  payclient.New(serve(payment.NewHandler(payment.NewService(pdb, logger, payment.NewTestProcessor(0)), logger, ready)), nil, 10*time.Second),
-		inventory: invclient.New(serve(inventory.NewHandler(inventory.NewService(idb, logger), logger, ready)), nil, 10*time.Second),
+		orders:    admin.Orders,
+		payments:  admin.Payments,
+		inventory: admin.Inventory,
 		queues: workflows.TaskQueues{
 			Sagas:     testtemporal.TaskQueue(t, "sagas"),
 			Orders:    testtemporal.TaskQueue(t, "orders"),
@@ -243,7 +299,8 @@ func startSystem(t *testing.T) *system {
 	s.temporal = c
 	group, err := workers.New(c, workers.Options{
 		Pools: []string{workers.PoolAll}, Queues: s.queues,
-		Orders: s.orders, Payments: s.payments, Inventory: s.inventory,
+		Local:  workers.Clients(as(workers.PoolSagas)),
+		Orders: as(workers.PoolOrders).Orders, Payments: as(workers.PoolPayments).Payments, Inventory: as(workers.PoolInventory).Inventory,
 		StopTimeout: 5 * time.Second,
 	})
 	if err != nil {
@@ -433,9 +490,33 @@ func TestSagaEndToEnd(t *testing.T) {
 			if got, _ := d.TypedSearchAttributes.GetKeyword(workflows.SearchOrderStatus); got != string(tc.wantStatus) {
 				t.Errorf("OrderStatus search attribute %q, want %s", got, tc.wantStatus)
 			}
+			if tc.localSteps {
+				// Every call succeeded where it was first made: the saga pool's identity is
+				// accepted for each step, so no call had to go to a service's pool.
+				if n := scheduledActivities(t, s.temporal, run); n != 0 {
+					t.Errorf("%d calls went to a service's queue, want every call made locally", n)
+				}
+			}
 			recordHistory(t, s.temporal, run, tc.name)
 		})
 	}
+}
+
+// scheduledActivities counts the saga's calls that ran on a service's queue.
+func scheduledActivities(t *testing.T, c client.Client, run client.WorkflowRun) int {
+	t.Helper()
+	n := 0
+	iter := c.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
+			n++
+		}
+	}
+	return n
 }
 
 // recordHistory writes the saga's history for the replay test when SAGAFLOW_RECORD_HISTORIES

@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
+	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/svcclient"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
@@ -37,6 +41,8 @@ type auditConfig struct {
 	// rejects it is not reported while it runs its compensations.
 	InFlightBound time.Duration `envconfig:"AUDIT_IN_FLIGHT_BOUND" default:"30m"`
 	CallTimeout   time.Duration `envconfig:"SERVICE_CALL_TIMEOUT" default:"10s"`
+	// The audit reads as the admin identity (SAGAFLOW_ADMIN_KEY).
+	Admin auth.AdminConfig
 }
 
 // Validate names the variable that is out of range.
@@ -60,7 +66,27 @@ func (c *auditConfig) Validate() error {
 	if c.CallTimeout <= 0 {
 		return fmt.Errorf("SERVICE_CALL_TIMEOUT must be positive, got %s", c.CallTimeout)
 	}
-	return nil
+	return c.Admin.Validate()
+}
+
+// clients returns the services' clients, calling as admin over one transport.
+func (c *auditConfig) clients() (*orderclient.Client, *paymentclient.Client, *invclient.Client, error) {
+	base := svcclient.NewHTTPClient()
+	orderHTTP, err := c.Admin.Client(base, orderclient.ServiceName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	paymentHTTP, err := c.Admin.Client(base, paymentclient.ServiceName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	inventoryHTTP, err := c.Admin.Client(base, invclient.ServiceName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return orderclient.New(c.OrderURL, orderHTTP, c.CallTimeout),
+		paymentclient.New(c.PaymentURL, paymentHTTP, c.CallTimeout),
+		invclient.New(c.InventoryURL, inventoryHTTP, c.CallTimeout), nil
 }
 
 // auditJSON is the --json document: the report plus its verdict.
@@ -97,11 +123,15 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return auditExitUsage
 	}
 
-	auditor := audit.New(
-		orderclient.New(cfg.OrderURL, nil, cfg.CallTimeout),
-		paymentclient.New(cfg.PaymentURL, nil, cfg.CallTimeout),
-		invclient.New(cfg.InventoryURL, nil, cfg.CallTimeout),
-	)
+	if cfg.Admin.Insecure {
+		auth.WarnInsecure(logging.New(stderr, os.Getenv("LOG_LEVEL"), "audit"), "audit")
+	}
+	orders, payments, inventory, err := cfg.clients()
+	if err != nil {
+		_, _ = fmt.Fprintf(stderr, "audit: configuration: %v\n", err)
+		return auditExitUsage
+	}
+	auditor := audit.New(orders, payments, inventory)
 	report, err := auditor.Run(ctx, audit.Options{InFlightBound: cfg.InFlightBound})
 	if err != nil {
 		_, _ = fmt.Fprintf(stderr, "audit: could not read the services, nothing was checked: %v\n", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/services/inventory"
@@ -18,17 +19,22 @@ import (
 	"github.com/sagaflow/sagaflow/services/payment"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 	"github.com/sagaflow/sagaflow/tools/audit"
 )
 
 // services is the three real services over fresh databases, served in-process, with the
-// environment `sagaflow audit` reads pointing at them.
+// environment `sagaflow audit` reads pointing at them. orders, payments and inventory make
+// the saga's steps as the saga pool; admin keeps the catalog, as `sagaflow audit` reads.
 type services struct {
 	t          *testing.T
 	ctx        context.Context
+	keys       *testkeys.Keys
+	urls       testkeys.URLs
 	orders     *orderclient.Client
 	payments   *paymentclient.Client
 	inventory  *invclient.Client
+	admin      testkeys.Clients
 	paymentSrv *httptest.Server
 }
 
@@ -41,9 +47,11 @@ func startServices(t *testing.T) *services {
 	_, orderDB := testenv.ServiceDatabase(t, "order")
 	_, paymentDB := testenv.ServiceDatabase(t, "payment")
 	_, inventoryDB := testenv.ServiceDatabase(t, "inventory")
-	orderSrv := httptest.NewServer(order.NewHandler(order.NewService(orderDB, logger), logger, ready))
-	paymentSrv := httptest.NewServer(payment.NewHandler(payment.NewService(paymentDB, logger, payment.NewTestProcessor(0)), logger, ready))
-	inventorySrv := httptest.NewServer(inventory.NewHandler(inventory.NewService(inventoryDB, logger), logger, ready))
+	keys := testkeys.New(t)
+	guard := func(service string) *auth.Guard { return keys.Guard(t, service, logger) }
+	orderSrv := httptest.NewServer(order.NewGuardedHandler(order.NewService(orderDB, logger), guard(orderclient.ServiceName), logger, ready))
+	paymentSrv := httptest.NewServer(payment.NewGuardedHandler(payment.NewService(paymentDB, logger, payment.NewTestProcessor(0)), guard(paymentclient.ServiceName), logger, ready))
+	inventorySrv := httptest.NewServer(inventory.NewGuardedHandler(inventory.NewService(inventoryDB, logger), guard(invclient.ServiceName), logger, ready))
 	for _, srv := range []*httptest.Server{orderSrv, paymentSrv, inventorySrv} {
 		t.Cleanup(srv.Close)
 	}
@@ -51,17 +59,24 @@ func startServices(t *testing.T) *services {
 	t.Setenv("PAYMENT_SERVICE_URL", paymentSrv.URL)
 	t.Setenv("INVENTORY_SERVICE_URL", inventorySrv.URL)
 	t.Setenv("AUDIT_IN_FLIGHT_BOUND", "1h")
+	t.Setenv("SAGAFLOW_ADMIN_KEY", string(keys.Private[auth.IdentityAdmin]))
+	t.Setenv("SAGAFLOW_INSECURE", "false")
+	urls := testkeys.URLs{Order: orderSrv.URL, Payment: paymentSrv.URL, Inventory: inventorySrv.URL}
+	saga := keys.ClientsAs(auth.IdentitySagaWorker, urls, nil, 10*time.Second)
 	s := &services{
 		t:          t,
 		ctx:        ctx,
-		orders:     orderclient.New(orderSrv.URL, nil, 10*time.Second),
-		payments:   paymentclient.New(paymentSrv.URL, nil, 10*time.Second),
-		inventory:  invclient.New(inventorySrv.URL, nil, 10*time.Second),
+		keys:       keys,
+		urls:       urls,
+		orders:     saga.Orders,
+		payments:   saga.Payments,
+		inventory:  saga.Inventory,
+		admin:      keys.ClientsAs(auth.IdentityAdmin, urls, nil, 10*time.Second),
 		paymentSrv: paymentSrv,
 	}
-	_, err := s.inventory.UpsertProduct(ctx, "SKU-A", invclient.UpsertProductRequest{Name: "Product A", UnitPrice: 1500, Currency: "USD"})
+	_, err := s.admin.Inventory.UpsertProduct(ctx, "SKU-A", invclient.UpsertProductRequest{Name: "Product A", UnitPrice: 1500, Currency: "USD"})
 	s.must(err, "upsert")
-	_, err = s.inventory.Restock(ctx, "SKU-A", "seed/SKU-A", invclient.RestockRequest{Quantity: 10})
+	_, err = s.admin.Inventory.Restock(ctx, "SKU-A", "seed/SKU-A", invclient.RestockRequest{Quantity: 10})
 	s.must(err, "restock")
 	return s
 }
@@ -169,6 +184,16 @@ func TestAuditCommand(t *testing.T) {
 		t.Fatalf("with an operator resolution: exit %d\n%s", code, out)
 	}
 
+	// Services that refuse the audit's key cannot be read: neither OK nor a violation.
+	stranger, err := auth.GenerateServiceKey(auth.IdentityAdmin, time.Now())
+	s.must(err, "a key the services do not trust")
+	t.Setenv("SAGAFLOW_ADMIN_KEY", string(stranger.Private))
+	code, out, errOut = s.audit()
+	if code != 3 || out != "" || !strings.Contains(errOut, "401") {
+		t.Fatalf("an untrusted admin key: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	t.Setenv("SAGAFLOW_ADMIN_KEY", string(s.keys.Private[auth.IdentityAdmin]))
+
 	// A service that cannot be read is neither OK nor a violation.
 	s.paymentSrv.Close()
 	code, out, errOut = s.audit()
@@ -181,6 +206,7 @@ func TestAuditCommand(t *testing.T) {
 const unset = "(unset)"
 
 func TestAuditCommandConfiguration(t *testing.T) {
+	keys := testkeys.New(t)
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -192,6 +218,9 @@ func TestAuditCommandConfiguration(t *testing.T) {
 		{name: "order URL not a URL", env: map[string]string{"ORDER_SERVICE_URL": "order:8081"}, want: "ORDER_SERVICE_URL must be an http(s) URL"},
 		{name: "bad bound", env: map[string]string{"AUDIT_IN_FLIGHT_BOUND": "soon"}, want: "AUDIT_IN_FLIGHT_BOUND"},
 		{name: "negative bound", env: map[string]string{"AUDIT_IN_FLIGHT_BOUND": "-1m"}, want: "AUDIT_IN_FLIGHT_BOUND must not be negative"},
+		{name: "no admin key", env: map[string]string{"SAGAFLOW_ADMIN_KEY": unset}, want: "SAGAFLOW_ADMIN_KEY must hold the private key of the admin identity"},
+		{name: "another identity's key", env: map[string]string{"SAGAFLOW_ADMIN_KEY": string(keys.Private[auth.IdentityAPI])}, want: "SAGAFLOW_ADMIN_KEY holds a key of api"},
+		{name: "the admin's public key", env: map[string]string{"SAGAFLOW_ADMIN_KEY": string(keys.Trusted)}, want: "SAGAFLOW_ADMIN_KEY"},
 		{name: "unknown flag", args: []string{"--yaml"}, want: "flag provided but not defined: -yaml"},
 		{name: "stray argument", args: []string{"now"}, want: "unexpected arguments"},
 	}
@@ -201,6 +230,8 @@ func TestAuditCommandConfiguration(t *testing.T) {
 			t.Setenv("PAYMENT_SERVICE_URL", "http://127.0.0.1:1")
 			t.Setenv("INVENTORY_SERVICE_URL", "http://127.0.0.1:1")
 			t.Setenv("AUDIT_IN_FLIGHT_BOUND", "15m")
+			t.Setenv("SAGAFLOW_ADMIN_KEY", string(keys.Private[auth.IdentityAdmin]))
+			t.Setenv("SAGAFLOW_INSECURE", "false")
 			for k, v := range tc.env {
 				if v == unset {
 					testenv.Unsetenv(t, k)

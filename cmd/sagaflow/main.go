@@ -23,6 +23,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sagaflow/sagaflow/api"
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/postgres"
 	"github.com/sagaflow/sagaflow/schema"
@@ -48,7 +49,13 @@ commands:
                            list each migration and whether it is applied
   migrate --service NAME --down
                            roll back that database's latest migration
-  seed                     load the demo catalog through the inventory service (INVENTORY_SERVICE_URL)
+  seed                     load the demo catalog through the inventory service (INVENTORY_SERVICE_URL,
+                           SAGAFLOW_ADMIN_KEY)
+  keys new --identity NAME print a new service key of NAME (api, saga-worker, orders-worker,
+                           payments-worker, inventory-worker, admin): the private JWK, then
+                           the public JWK the services trust (docs/security.md)
+  keys local --identity NAME
+                           print the private key ` + "`make run`" + ` gave NAME (keys under .run/auth)
   openapi [--out DIR]      write the OpenAPI documents of the API and every service
   token --customer ID | --operator NAME [--ttl D]
                            print an access token from the local development issuer of
@@ -58,8 +65,9 @@ commands:
   codec-server             serve the payload codec (decryption) to the Temporal Web UI and CLI
                            (CODEC_HTTP_ADDR, CODEC_CORS_ORIGINS, CODEC_PATH_SECRET, TEMPORAL_PAYLOAD_KEYS)
   audit [--json]           check the invariants across the order, payment and inventory services
-                           (ORDER_/PAYMENT_/INVENTORY_SERVICE_URL, AUDIT_IN_FLIGHT_BOUND); exit 1
-                           on a violation, 3 when a service cannot be read
+                           (ORDER_/PAYMENT_/INVENTORY_SERVICE_URL, SAGAFLOW_ADMIN_KEY,
+                           AUDIT_IN_FLIGHT_BOUND); exit 1 on a violation, 3 when a service
+                           cannot be read
 
 Every command reads its configuration from the environment; see README.md.
 `
@@ -102,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runMigrate(ctx, args[1:], stdout, logger)
 	case "seed":
 		err = runSeed(ctx, logger)
+	case "keys":
+		err = runKeys(args[1:], stdout, stderr)
 	case "openapi":
 		err = runOpenAPI(args[1:], stdout)
 	case "healthcheck":
@@ -289,7 +299,14 @@ func runSeed(ctx context.Context, logger *slog.Logger) error {
 	if url == "" {
 		return errors.New("configuration: INVENTORY_SERVICE_URL is required")
 	}
-	n, err := devstack.SeedCatalog(ctx, url)
+	var admin auth.AdminConfig
+	if err := loadConfig(&admin); err != nil {
+		return err
+	}
+	if admin.Insecure {
+		auth.WarnInsecure(logger, "seed")
+	}
+	n, err := devstack.SeedCatalog(ctx, url, admin)
 	if err != nil {
 		return err
 	}

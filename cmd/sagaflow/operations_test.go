@@ -22,6 +22,7 @@ import (
 
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
 	"github.com/sagaflow/sagaflow/workers"
@@ -72,11 +73,18 @@ func startOperated(t *testing.T) *operated {
 		t.Fatal(err)
 	}
 	o := &operated{services: s, temporal: testtemporal.TemporalClient(t), address: testtemporal.TemporalAddress(t), cli: bin, breaker: breaker}
+	// Each pool calls as its own identity; the payment calls go through the breaker.
+	urls := s.urls
+	urls.Payment = proxied.URL
+	as := func(pool string) testkeys.Clients {
+		return s.keys.ClientsAs(workers.PoolIdentity(pool), urls, nil, 5*time.Second)
+	}
 	group, err := workers.New(o.temporal, workers.Options{
 		Pools:       []string{workers.PoolAll},
-		Orders:      s.orders,
-		Payments:    paymentclient.New(proxied.URL, nil, 5*time.Second),
-		Inventory:   s.inventory,
+		Local:       workers.Clients(as(workers.PoolSagas)),
+		Orders:      as(workers.PoolOrders).Orders,
+		Payments:    as(workers.PoolPayments).Payments,
+		Inventory:   as(workers.PoolInventory).Inventory,
 		StopTimeout: 2 * time.Second,
 	})
 	if err != nil {
@@ -220,7 +228,7 @@ func TestOperatorRunbook(t *testing.T) {
 	if res.Status != orderclient.StatusFailed || res.FailureReason != wantReason {
 		t.Fatalf("result %+v, want FAILED with %q", res, wantReason)
 	}
-	ord, err := o.orders.Get(o.ctx, "ops-a")
+	ord, err := o.admin.Orders.Get(o.ctx, "ops-a")
 	o.must(err, "get order")
 	if ord.FailureReason != wantReason || ord.History[len(ord.History)-1].Reason != wantReason {
 		t.Errorf("order service: failure reason %q, last history entry %+v", ord.FailureReason, ord.History[len(ord.History)-1])

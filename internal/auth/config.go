@@ -159,6 +159,7 @@ func NewServiceVerifier(trustedJWKS []byte, audience string) (*Verifier, error) 
 	return &Verifier{
 		keys: staticKeys{set: set}, algs: algs, audience: audience,
 		skew: 30 * time.Second, maxLifetime: MaxServiceTokenLifetime, service: true, now: time.Now,
+		seen: newSeenTokens(maxSeenTokens),
 	}, nil
 }
 

@@ -67,6 +67,10 @@ type Verifier struct {
 	maxLifetime time.Duration
 	service     bool
 	now         func() time.Time
+	// seen skips the full check of a service token verified before (nil: always check).
+	// Only service verifiers have it: their keys never change while the process runs,
+	// whereas an issuer's withdrawn key must stop its tokens at the next refresh.
+	seen *seenTokens
 }
 
 // signingAlgorithms are the algorithms a verifier may be configured with: asymmetric only,
@@ -156,6 +160,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if strings.Count(raw, ".") != 2 || len(raw) > maxTokenBytes {
 		return Principal{}, refuse(ReasonMalformed, nil)
 	}
+	if v.seen != nil {
+		if p, ok := v.seen.get(raw, v.now()); ok {
+			return p, nil
+		}
+	}
 	kp := &keyProvider{v: v}
 	opts := []jwt.ParseOption{
 		jwt.WithKeyProvider(kp),
@@ -182,6 +191,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if v.service {
 		if err := v.checkService(kp.kid, tok); err != nil {
 			return Principal{}, err
+		}
+		if v.seen != nil {
+			// Until exp, without the skew: past it the full check decides again.
+			exp, _ := tok.Expiration()
+			v.seen.put(raw, p, exp, v.now())
 		}
 		return p, nil
 	}

@@ -72,6 +72,12 @@ func allowedMethods(req *http.Request) []string {
 // NewAPI attaches a Huma API to r, serving OpenAPI 3.1 at /openapi.json (and .yaml) and
 // docs at /docs.
 func NewAPI(r chi.Router, title, version, description string) huma.API {
+	return NewGuardedAPI(r, title, version, description, nil)
+}
+
+// NewGuardedAPI is NewAPI with guard (when not nil) installing its middleware ahead of the
+// platform's own, so a caller it refuses is answered before its body is even read.
+func NewGuardedAPI(r chi.Router, title, version, description string, guard func(huma.API)) huma.API {
 	cfg := huma.DefaultConfig(title, version)
 	cfg.Info.Description = description
 	// Relative to wherever the document is served, so one document fits every deployment.
@@ -84,6 +90,9 @@ func NewAPI(r chi.Router, title, version, description string) huma.API {
 	api := humachi.New(r, cfg)
 	describeProblems(api.OpenAPI())
 	api.OpenAPI().OnAddOperation = append(api.OpenAPI().OnAddOperation, declareRefusals)
+	if guard != nil {
+		guard(api)
+	}
 	api.UseMiddleware(readBodyFirst)
 	return api
 }

@@ -80,12 +80,18 @@ func (e *Error) Error() string {
 }
 
 // Retryable reports whether the same call may succeed later: server errors, timeouts,
-// rate limits and a concurrent duplicate still in flight. Other 4xx answers are final.
+// rate limits, a concurrent duplicate still in flight, and a refused service token. Other
+// 4xx answers are final.
 func (e *Error) Retryable() bool {
 	switch {
 	case e.Status >= 500:
 		return true
 	case e.Status == http.StatusRequestTimeout, e.Status == http.StatusTooManyRequests:
+		return true
+	case e.Status == http.StatusUnauthorized, e.Status == http.StatusForbidden:
+		// Says nothing about the request: the caller's key is not trusted (yet: a rotation
+		// half done) or its clock is off. Retried, the call goes through once the keys are
+		// fixed, instead of failing an order for good.
 		return true
 	case e.Status == http.StatusConflict && e.Code == problem.CodeInFlight:
 		return true

@@ -2,12 +2,14 @@ package svcrun
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/idempotency"
 )
@@ -18,8 +20,11 @@ import (
 //
 // The fields are named by split_words, not envconfig tags, on purpose: envconfig falls
 // back from a prefixed tag to the bare one, so a tagged DatabaseURL would read a stray
-// DATABASE_URL into every service's pool. Only SHUTDOWN_* (httpserver.ShutdownTiming) are
-// shared by design, and a <SERVICE>_SHUTDOWN_* variable overrides them for one service.
+// DATABASE_URL into every service's pool. Only the tagged fields are shared by design, and
+// the prefixed variable overrides the shared one for one service: SHUTDOWN_*
+// (httpserver.ShutdownTiming), SERVICE_AUTH_TRUSTED_KEYS (one set of callers' keys for
+// every service, e.g. ORDER_SERVICE_AUTH_TRUSTED_KEYS for the order service alone) and
+// SAGAFLOW_INSECURE.
 type Config struct {
 	// Service names the service: its schema (schema.For) and, upper-cased, the prefix of
 	// its variables. Set by Load.
@@ -34,6 +39,11 @@ type Config struct {
 	IdempotencyRetention     time.Duration `split_words:"true" default:"720h"`
 	IdempotencySweepInterval time.Duration `split_words:"true" default:"1h"`
 	IdempotencySweepBatch    int           `split_words:"true" default:"1000"`
+	// TrustedKeys is the JWKS of the public keys of the callers the service accepts: a
+	// caller's token must be signed by one of them (see docs/security.md).
+	TrustedKeys string `envconfig:"SERVICE_AUTH_TRUSTED_KEYS"`
+	// Insecure serves every operation to anyone, without tokens: local use only.
+	Insecure bool `envconfig:"SAGAFLOW_INSECURE"`
 	httpserver.ShutdownTiming
 }
 
@@ -80,7 +90,41 @@ func (c Config) Validate() error {
 	if c.Timeout <= 0 {
 		return fmt.Errorf("SHUTDOWN_TIMEOUT must be positive, got %s", c.Timeout)
 	}
+	if !c.Insecure {
+		if _, err := c.verifier(); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// verifier checks the callers' tokens against the trusted keys, with the service's name as
+// the audience the tokens must carry.
+func (c Config) verifier() (*auth.Verifier, error) {
+	if strings.TrimSpace(c.TrustedKeys) == "" {
+		return nil, fmt.Errorf("SERVICE_AUTH_TRUSTED_KEYS (or %s_SERVICE_AUTH_TRUSTED_KEYS) must hold the JWKS of the callers' public keys (set %s=true to run without authentication, locally only)",
+			strings.ToUpper(c.Service), auth.InsecureVariable)
+	}
+	v, err := auth.NewServiceVerifier([]byte(c.TrustedKeys), c.Service)
+	if err != nil {
+		// The error names SERVICE_AUTH_TRUSTED_KEYS and says what is wrong with it.
+		return nil, err
+	}
+	return v, nil
+}
+
+// Guard returns what checks every operation's callers: their service tokens against the
+// trusted keys, or, in insecure mode, nothing at all (logged as a warning at every start).
+func (c Config) Guard(logger *slog.Logger) (*auth.Guard, error) {
+	if c.Insecure {
+		auth.WarnInsecure(logger, c.Service)
+		return auth.Unprotected(logger), nil
+	}
+	v, err := c.verifier()
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewGuard(v, logger), nil
 }
 
 func (c Config) retention() idempotency.Retention {

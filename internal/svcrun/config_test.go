@@ -1,13 +1,16 @@
 package svcrun_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/idempotency"
 	"github.com/sagaflow/sagaflow/internal/svcrun"
 	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 )
 
 // billingConfig is a fourth service's configuration, as a new service would declare it.
@@ -20,6 +23,13 @@ type billingConfig struct {
 func TestLoad(t *testing.T) {
 	const dsn = "postgres://u@h/billing"
 	floor := idempotency.MinRetention
+	keys := testkeys.New(t)
+	trusted := string(keys.Trusted)
+	onlyAdmin, err := auth.PublicSet(keys.Private[auth.IdentityAdmin])
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPrivate := `{"keys":[` + string(keys.Private[auth.IdentityAPI]) + `]}`
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -73,16 +83,32 @@ func TestLoad(t *testing.T) {
 		{name: "sweep too rarely", env: map[string]string{"BILLING_DATABASE_URL": dsn, "BILLING_IDEMPOTENCY_SWEEP_INTERVAL": "48h"}, wantErr: "BILLING_IDEMPOTENCY_SWEEP_INTERVAL"},
 		{name: "empty batch", env: map[string]string{"BILLING_DATABASE_URL": dsn, "BILLING_IDEMPOTENCY_SWEEP_BATCH": "0"}, wantErr: "BILLING_IDEMPOTENCY_SWEEP_BATCH"},
 		{name: "huge batch", env: map[string]string{"BILLING_DATABASE_URL": dsn, "BILLING_IDEMPOTENCY_SWEEP_BATCH": "1000000"}, wantErr: "BILLING_IDEMPOTENCY_SWEEP_BATCH"},
+		// One set of trusted keys serves every service; a service's own wins over it.
+		{name: "the shared trusted keys", env: map[string]string{"BILLING_DATABASE_URL": dsn, "SERVICE_AUTH_TRUSTED_KEYS": trusted},
+			check: func(c svcrun.Config) bool { return c.TrustedKeys == trusted && !c.Insecure }},
+		{name: "the service's own trusted keys win", env: map[string]string{
+			"BILLING_DATABASE_URL": dsn, "SERVICE_AUTH_TRUSTED_KEYS": trusted, "BILLING_SERVICE_AUTH_TRUSTED_KEYS": string(onlyAdmin),
+		}, check: func(c svcrun.Config) bool { return c.TrustedKeys == string(onlyAdmin) }},
+		{name: "no trusted keys", env: map[string]string{"BILLING_DATABASE_URL": dsn, "SERVICE_AUTH_TRUSTED_KEYS": ""}, wantErr: "SERVICE_AUTH_TRUSTED_KEYS"},
+		{name: "trusted keys that are not a key set", env: map[string]string{"BILLING_DATABASE_URL": dsn, "SERVICE_AUTH_TRUSTED_KEYS": "secret"},
+			wantErr: "SERVICE_AUTH_TRUSTED_KEYS"},
+		{name: "a private key among the trusted", env: map[string]string{"BILLING_DATABASE_URL": dsn, "SERVICE_AUTH_TRUSTED_KEYS": withPrivate},
+			wantErr: "SERVICE_AUTH_TRUSTED_KEYS"},
+		{name: "insecure needs no keys", env: map[string]string{"BILLING_DATABASE_URL": dsn, "SERVICE_AUTH_TRUSTED_KEYS": "", "SAGAFLOW_INSECURE": "true"},
+			check: func(c svcrun.Config) bool { return c.Insecure }},
 	}
 	vars := []string{
 		"BILLING_HTTP_ADDR", "BILLING_DATABASE_URL", "BILLING_DATABASE_MAX_CONNS", "BILLING_MIGRATE_ON_START",
 		"BILLING_IDEMPOTENCY_RETENTION", "BILLING_IDEMPOTENCY_SWEEP_INTERVAL", "BILLING_IDEMPOTENCY_SWEEP_BATCH",
 		"BILLING_SHUTDOWN_DRAIN_DELAY", "BILLING_SHUTDOWN_TIMEOUT", "SHUTDOWN_DRAIN_DELAY", "SHUTDOWN_TIMEOUT",
 		"DATABASE_URL", "HTTP_ADDR", "ORDER_DATABASE_URL",
+		"SERVICE_AUTH_TRUSTED_KEYS", "BILLING_SERVICE_AUTH_TRUSTED_KEYS", "SAGAFLOW_INSECURE", "BILLING_SAGAFLOW_INSECURE",
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			testenv.SetOnlyEnv(t, vars, tc.env)
+			env := map[string]string{"SERVICE_AUTH_TRUSTED_KEYS": trusted} // unless the case says otherwise
+			maps.Copy(env, tc.env)
+			testenv.SetOnlyEnv(t, vars, env)
 			var cfg billingConfig
 			err := svcrun.Load("billing", ":9090", &cfg)
 			if tc.wantErr != "" {

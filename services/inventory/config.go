@@ -1,6 +1,9 @@
 package inventory
 
-import "github.com/sagaflow/sagaflow/internal/svcrun"
+import (
+	"github.com/sagaflow/sagaflow/internal/svcrun"
+	"github.com/sagaflow/sagaflow/services/inventory/client"
+)
 
 // Config is the inventory service's configuration: the variables every service has, under the
 // INVENTORY_ prefix (see svcrun.Config).
@@ -11,6 +14,6 @@ type Config struct {
 // LoadConfig reads the configuration from the environment and validates it.
 func LoadConfig() (Config, error) {
 	var cfg Config
-	err := svcrun.Load("inventory", ":8083", &cfg)
+	err := svcrun.Load(client.ServiceName, ":8083", &cfg)
 	return cfg, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	"github.com/sagaflow/sagaflow/services/inventory/client"
@@ -34,7 +35,8 @@ func FuzzReserve(f *testing.F) {
 			f.Fatal(err)
 		}
 	}
-	handler := inventory.NewHandler(svc, logging.Discard(), nil)
+	// Who may call is test/svcauthz's subject: here every caller is let through.
+	handler := inventory.NewGuardedHandler(svc, auth.Unprotected(logging.Discard()), logging.Discard(), nil)
 	rows := badinput.RowCounter(db, `SELECT (SELECT count(*) FROM reservations) + (SELECT count(*) FROM reservation_lines) + (SELECT count(*) FROM stock_movements)`)
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
 		code := badinput.FuzzPost(t, "inventory", handler, "/reservations", body, key, rows)

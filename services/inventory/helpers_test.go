@@ -13,6 +13,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
@@ -39,8 +40,9 @@ func newEnv(t *testing.T) *env {
 	logger := logging.New(logs, "debug", "inventory")
 	svc := inventory.NewService(db, logger)
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})
-	// Every request and answer is held to the committed document.
-	srv := httptest.NewServer(contract.MustFor(t, "inventory").Handler(t, inventory.NewHandler(svc, logger, ready)))
+	// Every request and answer is held to the committed document. Who may call is
+	// test/svcauthz's subject: here every caller is let through.
+	srv := httptest.NewServer(contract.MustFor(t, "inventory").Handler(t, inventory.NewGuardedHandler(svc, auth.Unprotected(logger), logger, ready)))
 	t.Cleanup(srv.Close)
 	return &env{
 		t:      t,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/problem"
@@ -104,13 +105,23 @@ type reservationListOutput struct {
 // handlers serve the operations over the service.
 type handlers struct{ svc *Service }
 
-// Register adds the inventory operations to api. It does not touch the database.
+// Register adds the inventory operations to api, each with the service identities it
+// accepts (docs/security.md). It does not touch the database.
 func (s *Service) Register(api huma.API) {
 	h := &handlers{svc: s}
+	// Prices and stock are set by operators' tools only (the seed, the catalog's upkeep).
+	catalog := auth.Requirement{Callers: []string{auth.IdentityAdmin}}
+	// The public API shows the catalog; operators' tools audit it.
+	reader := auth.Requirement{Callers: []string{auth.IdentityAPI, auth.IdentityAdmin}}
+	// Stock is held, given back and sold only as the saga's steps, made by the saga pool
+	// (local steps) or the inventory pool.
+	sagaStep := auth.Requirement{Callers: []string{auth.IdentitySagaWorker, auth.IdentityInventoryWorker}}
+	// The ledger and the reservations are read by operators' tools (the audit).
+	auditor := auth.Requirement{Callers: []string{auth.IdentityAdmin}}
 	reservationSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(client.Reservation{}), true, "Reservation")
 	productSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(client.Product{}), true, "Product")
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID:   opUpsertProduct,
 		Method:        http.MethodPut,
 		Path:          "/products/{sku}",
@@ -122,27 +133,27 @@ func (s *Service) Register(api huma.API) {
 			"201": {Description: "Product created", Content: map[string]*huma.MediaType{"application/json": {Schema: productSchema}}},
 		},
 		Errors: []int{http.StatusUnprocessableEntity},
-	}, h.upsertProduct)
+	}, catalog), h.upsertProduct)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opListProducts,
 		Method:      http.MethodGet,
 		Path:        "/products",
 		Summary:     "List the catalog with stock levels",
 		Description: "Every product ordered by SKU.",
 		Tags:        []string{tagProducts},
-	}, h.listProducts)
+	}, reader), h.listProducts)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opGetProduct,
 		Method:      http.MethodGet,
 		Path:        "/products/{sku}",
 		Summary:     "Get a product with its stock levels",
 		Tags:        []string{tagProducts},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, h.getProduct)
+	}, reader), h.getProduct)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opRestock,
 		Method:      http.MethodPost,
 		Path:        "/products/{sku}/restock",
@@ -150,9 +161,9 @@ func (s *Service) Register(api huma.API) {
 		Description: "Adds the quantity to on hand stock once per Idempotency-Key and records it in the stock ledger.",
 		Tags:        []string{tagProducts},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, h.restock)
+	}, catalog), h.restock)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opListMovements,
 		Method:      http.MethodGet,
 		Path:        "/products/{sku}/movements",
@@ -160,9 +171,9 @@ func (s *Service) Register(api huma.API) {
 		Description: "Every restock, reserve, release and commit of the product with the levels after it, oldest first. Page with `after` set to the last id seen.",
 		Tags:        []string{tagProducts},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, h.listMovements)
+	}, auditor), h.listMovements)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opReserve,
 		Method:      http.MethodPost,
 		Path:        "/reservations",
@@ -177,9 +188,9 @@ func (s *Service) Register(api huma.API) {
 			"200": {Description: "The order already holds this reservation", Content: map[string]*huma.MediaType{"application/json": {Schema: reservationSchema}}},
 		},
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
-	}, h.reserve)
+	}, sagaStep), h.reserve)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opRelease,
 		Method:      http.MethodPost,
 		Path:        "/reservations/{order_id}/release",
@@ -188,9 +199,9 @@ func (s *Service) Register(api huma.API) {
 			"Releasing again is a no-op; a committed reservation is refused with 409 reservation-committed.",
 		Tags:   []string{tagReservations},
 		Errors: []int{http.StatusConflict, http.StatusUnprocessableEntity},
-	}, h.release)
+	}, sagaStep), h.release)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opCommit,
 		Method:      http.MethodPost,
 		Path:        "/reservations/{order_id}/commit",
@@ -198,18 +209,18 @@ func (s *Service) Register(api huma.API) {
 		Description: "Removes the reserved units from stock. Committing again is a no-op; a released reservation is refused with 409 reservation-released.",
 		Tags:        []string{tagReservations},
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
-	}, h.commit)
+	}, sagaStep), h.commit)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opGetReservation,
 		Method:      http.MethodGet,
 		Path:        "/reservations/{order_id}",
 		Summary:     "Get an order's reservation",
 		Tags:        []string{tagReservations},
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
-	}, h.getReservation)
+	}, auditor), h.getReservation)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opListReservations,
 		Method:      http.MethodGet,
 		Path:        "/reservations",
@@ -218,7 +229,7 @@ func (s *Service) Register(api huma.API) {
 			"Page with `after` set to the previous page's `next`.",
 		Tags:   []string{tagReservations},
 		Errors: []int{http.StatusUnprocessableEntity},
-	}, h.listReservations)
+	}, auditor), h.listReservations)
 }
 
 func (h *handlers) upsertProduct(ctx context.Context, in *upsertProductInput) (*productWithStatusOutput, error) {
@@ -319,10 +330,17 @@ func (h *handlers) fail(ctx context.Context, op string, err error) error {
 	return problem.Internal()
 }
 
-// NewHandler returns the service's HTTP handler: the API, its OpenAPI document and docs,
-// and /healthz and /readyz (a nil ready reports ready whenever the process answers).
+// NewGuardedHandler returns the service's HTTP handler: the API, whose callers guard checks
+// before anything else (svcrun.Handler), its OpenAPI document and docs, and /healthz and
+// /readyz (a nil ready reports ready whenever the process answers).
+func NewGuardedHandler(svc *Service, guard *auth.Guard, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
+	return svcrun.Handler(apiInfo, guard, logger, ready, svc.Register)
+}
+
+// NewHandler is the handler with no trusted caller: every operation answers 401. It fails
+// closed for code that builds the handler without keys; serve NewGuardedHandler.
 func NewHandler(svc *Service, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
-	return svcrun.Handler(apiInfo, logger, ready, svc.Register)
+	return NewGuardedHandler(svc, nil, logger, ready)
 }
 
 // Spec returns the service's OpenAPI document.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 	"github.com/sagaflow/sagaflow/services/order"
@@ -37,8 +38,9 @@ func newEnv(t *testing.T) *env {
 	_, db := testenv.ServiceDatabase(t, "order")
 	logs := &testenv.LogBuffer{}
 	logger := logging.New(logs, "info", "order")
-	// Every request and answer is held to the committed document.
-	srv := httptest.NewServer(contract.MustFor(t, "order").Handler(t, order.NewHandler(order.NewService(db, logger), logger, nil)))
+	// Every request and answer is held to the committed document. Who may call is
+	// test/svcauthz's subject: here every caller is let through.
+	srv := httptest.NewServer(contract.MustFor(t, "order").Handler(t, order.NewGuardedHandler(order.NewService(db, logger), auth.Unprotected(logger), logger, nil)))
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, url: srv.URL, c: client.New(srv.URL, srv.Client(), 10*time.Second), logs: logs}
 }

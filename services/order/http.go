@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/problem"
@@ -56,10 +57,15 @@ type pageOutput struct {
 // handlers serve the operations over the service.
 type handlers struct{ svc *Service }
 
-// Register adds the order operations to api. It does not touch the database.
+// Register adds the order operations to api, each with the service identities it accepts
+// (docs/security.md). It does not touch the database.
 func (s *Service) Register(api huma.API) {
 	h := &handlers{svc: s}
-	huma.Register(api, huma.Operation{
+	// The saga's steps, made by the saga pool (local steps) or the orders pool.
+	sagaStep := auth.Requirement{Callers: []string{auth.IdentitySagaWorker, auth.IdentityOrdersWorker}}
+	// Reads: the public API shows orders; operators' tools audit them.
+	reader := auth.Requirement{Callers: []string{auth.IdentityAPI, auth.IdentityAdmin}}
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID:   opCreate,
 		Method:        http.MethodPost,
 		Path:          "/orders",
@@ -68,8 +74,8 @@ func (s *Service) Register(api huma.API) {
 		Tags:          []string{tagOrders},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusConflict, http.StatusUnprocessableEntity},
-	}, h.create)
-	huma.Register(api, huma.Operation{
+	}, sagaStep), h.create)
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opTransition,
 		Method:      http.MethodPost,
 		Path:        "/orders/{order_id}/transitions",
@@ -77,23 +83,23 @@ func (s *Service) Register(api huma.API) {
 		Description: "Moves the order along the transition table and records the move in its history. Pricing (lines and currency) comes with the move to RESERVED. Moving to the current status is a no-op.",
 		Tags:        []string{tagOrders},
 		Errors:      []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
-	}, h.transition)
-	huma.Register(api, huma.Operation{
+	}, sagaStep), h.transition)
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opGet,
 		Method:      http.MethodGet,
 		Path:        "/orders/{order_id}",
 		Summary:     "Get an order with its lines and history",
 		Tags:        []string{tagOrders},
 		Errors:      []int{http.StatusNotFound},
-	}, h.get)
-	huma.Register(api, huma.Operation{
+	}, reader), h.get)
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opList,
 		Method:      http.MethodGet,
 		Path:        "/orders",
 		Summary:     "List orders, newest first",
 		Tags:        []string{tagOrders},
 		Errors:      []int{http.StatusBadRequest, http.StatusUnprocessableEntity},
-	}, h.list)
+	}, reader), h.list)
 }
 
 func (h *handlers) create(ctx context.Context, in *createInput) (*orderOutput, error) {
@@ -138,10 +144,17 @@ func (h *handlers) fail(ctx context.Context, op string, err error) error {
 	return problem.Internal()
 }
 
-// NewHandler returns the service's HTTP handler: the API, its OpenAPI document and docs,
-// and /healthz and /readyz (a nil ready reports ready whenever the process answers).
+// NewGuardedHandler returns the service's HTTP handler: the API, whose callers guard checks
+// before anything else (svcrun.Handler), its OpenAPI document and docs, and /healthz and
+// /readyz (a nil ready reports ready whenever the process answers).
+func NewGuardedHandler(svc *Service, guard *auth.Guard, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
+	return svcrun.Handler(apiInfo, guard, logger, ready, svc.Register)
+}
+
+// NewHandler is the handler with no trusted caller: every operation answers 401. It fails
+// closed for code that builds the handler without keys; serve NewGuardedHandler.
 func NewHandler(svc *Service, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
-	return svcrun.Handler(apiInfo, logger, ready, svc.Register)
+	return NewGuardedHandler(svc, nil, logger, ready)
 }
 
 // Spec returns the service's OpenAPI document.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sagaflow/sagaflow/internal/svcrun"
+	"github.com/sagaflow/sagaflow/services/payment/client"
 )
 
 // Config is the payment service's configuration: the variables every service has, under
@@ -20,7 +21,7 @@ const maxProcessorLatency = time.Minute
 // LoadConfig reads the configuration from the environment and validates it.
 func LoadConfig() (Config, error) {
 	var cfg Config
-	if err := svcrun.Load("payment", ":8082", &cfg); err != nil {
+	if err := svcrun.Load(client.ServiceName, ":8082", &cfg); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {

@@ -1,6 +1,7 @@
 package payment_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -28,10 +29,13 @@ func TestLoadConfig(t *testing.T) {
 		{name: "processor slower than every caller", env: map[string]string{"PAYMENT_DATABASE_URL": dsn, "PAYMENT_PROCESSOR_LATENCY": "1h"}, wantErr: "PAYMENT_PROCESSOR_LATENCY"},
 		{name: "unparsable processor latency", env: map[string]string{"PAYMENT_DATABASE_URL": dsn, "PAYMENT_PROCESSOR_LATENCY": "soon"}, wantErr: "PAYMENT_PROCESSOR_LATENCY"},
 	}
-	vars := []string{"PAYMENT_DATABASE_URL", "PAYMENT_PROCESSOR_LATENCY"}
+	vars := []string{"PAYMENT_DATABASE_URL", "PAYMENT_PROCESSOR_LATENCY", "SAGAFLOW_INSECURE"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			testenv.SetOnlyEnv(t, vars, tc.env)
+			// The keys the service trusts are svcrun's to check (its TestLoad).
+			env := map[string]string{"SAGAFLOW_INSECURE": "true"}
+			maps.Copy(env, tc.env)
+			testenv.SetOnlyEnv(t, vars, env)
 			cfg, err := payment.LoadConfig()
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/services/payment"
 	"github.com/sagaflow/sagaflow/test/badinput"
@@ -15,7 +16,8 @@ import (
 // request moves no money, and every payment's ledger still adds up.
 func FuzzAuthorize(f *testing.F) {
 	_, db := testenv.ServiceDatabase(f, "payment")
-	handler := payment.NewHandler(payment.NewService(db, logging.Discard(), payment.NewTestProcessor(0)), logging.Discard(), nil)
+	// Who may call is test/svcauthz's subject: here every caller is let through.
+	handler := payment.NewGuardedHandler(payment.NewService(db, logging.Discard(), payment.NewTestProcessor(0)), auth.Unprotected(logging.Discard()), logging.Discard(), nil)
 	rows := badinput.RowCounter(db, `SELECT (SELECT count(*) FROM payments) + (SELECT count(*) FROM ledger)`)
 	f.Fuzz(func(t *testing.T, body []byte, key string) {
 		code := badinput.FuzzPost(t, "payment", handler, "/payments", body, key, rows)

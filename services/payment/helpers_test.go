@@ -11,6 +11,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
@@ -35,8 +36,9 @@ func newEnv(t *testing.T, latency time.Duration) *env {
 	logger := logging.New(logs, "debug", "payment")
 	svc := payment.NewService(db, logger, payment.NewTestProcessor(latency))
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})
-	// Every request and answer is held to the committed document.
-	srv := httptest.NewServer(contract.MustFor(t, "payment").Handler(t, payment.NewHandler(svc, logger, ready)))
+	// Every request and answer is held to the committed document. Who may call is
+	// test/svcauthz's subject: here every caller is let through.
+	srv := httptest.NewServer(contract.MustFor(t, "payment").Handler(t, payment.NewGuardedHandler(svc, auth.Unprotected(logger), logger, ready)))
 	t.Cleanup(srv.Close)
 	return &env{db: db, url: srv.URL, c: client.New(srv.URL, srv.Client(), 15*time.Second), logs: logs}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/internal/problem"
@@ -64,13 +65,19 @@ type listOutput struct {
 // handlers serve the operations over the service.
 type handlers struct{ svc *Service }
 
-// Register adds the payment operations to api. It does not touch the database.
+// Register adds the payment operations to api, each with the service identities it
+// accepts (docs/security.md). It does not touch the database.
 func (s *Service) Register(api huma.API) {
 	h := &handlers{svc: s}
+	// Money moves only as the saga's steps, made by the saga pool (local steps) or the
+	// payments pool.
+	sagaStep := auth.Requirement{Callers: []string{auth.IdentitySagaWorker, auth.IdentityPaymentsWorker}}
+	// Reads are for operators' tools (the audit); the public API shows no payment.
+	reader := auth.Requirement{Callers: []string{auth.IdentityAdmin}}
 	tags := []string{"Payments"}
 	mutating := []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusInternalServerError}
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID:   opAuthorize,
 		Method:        http.MethodPost,
 		Path:          "/payments",
@@ -80,9 +87,9 @@ func (s *Service) Register(api huma.API) {
 		DefaultStatus: http.StatusCreated,
 		MaxBodyBytes:  maxBodyBytes,
 		Errors:        append([]int{http.StatusPaymentRequired}, mutating...),
-	}, h.authorize)
+	}, sagaStep), h.authorize)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID:  opCapture,
 		Method:       http.MethodPost,
 		Path:         "/payments/{order_id}/capture",
@@ -91,9 +98,9 @@ func (s *Service) Register(api huma.API) {
 		Tags:         tags,
 		MaxBodyBytes: maxBodyBytes,
 		Errors:       mutating,
-	}, h.capture)
+	}, sagaStep), h.capture)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID:  opVoid,
 		Method:       http.MethodPost,
 		Path:         "/payments/{order_id}/void",
@@ -102,9 +109,9 @@ func (s *Service) Register(api huma.API) {
 		Tags:         tags,
 		MaxBodyBytes: maxBodyBytes,
 		Errors:       mutating,
-	}, h.void)
+	}, sagaStep), h.void)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID:  opRefund,
 		Method:       http.MethodPost,
 		Path:         "/payments/{order_id}/refund",
@@ -113,18 +120,18 @@ func (s *Service) Register(api huma.API) {
 		Tags:         tags,
 		MaxBodyBytes: maxBodyBytes,
 		Errors:       mutating,
-	}, h.refund)
+	}, sagaStep), h.refund)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opGet,
 		Method:      http.MethodGet,
 		Path:        "/payments/{order_id}",
 		Summary:     "Get an order's payment with its ledger",
 		Tags:        tags,
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusInternalServerError},
-	}, h.get)
+	}, reader), h.get)
 
-	huma.Register(api, huma.Operation{
+	huma.Register(api, auth.Protect(huma.Operation{
 		OperationID: opList,
 		Method:      http.MethodGet,
 		Path:        "/payments",
@@ -132,7 +139,7 @@ func (s *Service) Register(api huma.API) {
 		Description: "Pages through payments ordered by order id, optionally by status, for operators and audits.",
 		Tags:        tags,
 		Errors:      []int{http.StatusUnprocessableEntity, http.StatusInternalServerError},
-	}, h.list)
+	}, reader), h.list)
 }
 
 func (h *handlers) authorize(ctx context.Context, in *authorizeInput) (*paymentOutput, error) {
@@ -193,10 +200,17 @@ func (h *handlers) fail(ctx context.Context, op string, err error) error {
 	return problem.Internal()
 }
 
-// NewHandler returns the service's HTTP handler: the API, its OpenAPI document and docs,
-// and /healthz and /readyz (a nil ready reports ready whenever the process answers).
+// NewGuardedHandler returns the service's HTTP handler: the API, whose callers guard checks
+// before anything else (svcrun.Handler), its OpenAPI document and docs, and /healthz and
+// /readyz (a nil ready reports ready whenever the process answers).
+func NewGuardedHandler(svc *Service, guard *auth.Guard, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
+	return svcrun.Handler(apiInfo, guard, logger, ready, svc.Register)
+}
+
+// NewHandler is the handler with no trusted caller: every operation answers 401. It fails
+// closed for code that builds the handler without keys; serve NewGuardedHandler.
 func NewHandler(svc *Service, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
-	return svcrun.Handler(apiInfo, logger, ready, svc.Register)
+	return NewGuardedHandler(svc, nil, logger, ready)
 }
 
 // Spec returns the service's OpenAPI document.

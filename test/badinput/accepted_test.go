@@ -39,13 +39,13 @@ func (s *liveSystem) storesSQLVerbatim(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := func(step string) string { return "bi/sql/" + step }
-	if _, err := s.orders.Create(ctx, key("create"), orderclient.CreateOrderRequest{
+	if _, err := s.saga.Orders.Create(ctx, key("create"), orderclient.CreateOrderRequest{
 		OrderID: sqlOrderID, CustomerID: sqlCustomer, WorkflowID: "order-" + sqlOrderID,
 		Lines: []orderclient.NewLine{{SKU: sqlSKU, Quantity: 2}},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.inventory.Reserve(ctx, key("reserve"), invclient.ReserveRequest{OrderID: sqlOrderID, Lines: []invclient.ReserveLine{{SKU: sqlSKU, Quantity: 2}}})
+	res, err := s.saga.Inventory.Reserve(ctx, key("reserve"), invclient.ReserveRequest{OrderID: sqlOrderID, Lines: []invclient.ReserveLine{{SKU: sqlSKU, Quantity: 2}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +58,12 @@ func (s *liveSystem) storesSQLVerbatim(t *testing.T) {
 		if lines != nil {
 			req.Currency = "USD"
 		}
-		if _, err := s.orders.Transition(ctx, sqlOrderID, key(step), req); err != nil {
+		if _, err := s.saga.Orders.Transition(ctx, sqlOrderID, key(step), req); err != nil {
 			t.Fatalf("move to %s: %v", status, err)
 		}
 	}
 	transition("reserved", "RESERVED", sqlReason, []orderclient.PricedLine{{SKU: sqlSKU, Name: sqlName, Quantity: 2, UnitPrice: 100}})
-	pay, err := s.payments.Authorize(ctx, key("authorize"), payclient.AuthorizeRequest{OrderID: sqlOrderID, Amount: 200, Currency: "USD", PaymentToken: "tok_visa"})
+	pay, err := s.saga.Payments.Authorize(ctx, key("authorize"), payclient.AuthorizeRequest{OrderID: sqlOrderID, Amount: 200, Currency: "USD", PaymentToken: "tok_visa"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +72,10 @@ func (s *liveSystem) storesSQLVerbatim(t *testing.T) {
 	}
 	transition("authorized", "AUTHORIZED", "payment authorized", nil)
 	transition("compensating", "COMPENSATING", sqlReason, nil)
-	if _, err := s.payments.Void(ctx, sqlOrderID, key("void")); err != nil {
+	if _, err := s.saga.Payments.Void(ctx, sqlOrderID, key("void")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.inventory.Release(ctx, sqlOrderID, key("release")); err != nil {
+	if _, err := s.saga.Inventory.Release(ctx, sqlOrderID, key("release")); err != nil {
 		t.Fatal(err)
 	}
 	transition("failed", "FAILED", sqlReason, nil)
@@ -218,7 +218,7 @@ func (s *liveSystem) decisionVerbatim(t *testing.T) {
 
 // closePendingOrder ends the order the refused transitions were sent to.
 func (s *liveSystem) closePendingOrder(t *testing.T) {
-	if _, err := s.orders.Transition(context.Background(), pendingOrder, "bi/close/"+pendingOrder,
+	if _, err := s.saga.Orders.Transition(context.Background(), pendingOrder, "bi/close/"+pendingOrder,
 		orderclient.TransitionRequest{Status: "FAILED", Reason: "bad-input suite done"}); err != nil {
 		t.Fatal(err)
 	}

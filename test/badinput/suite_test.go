@@ -37,14 +37,14 @@ func check(t *testing.T, c badCase, a answer) {
 	}
 }
 
-// run sends one case.
+// run sends one case, from a caller the operation accepts.
 func (s *liveSystem) run(t *testing.T, c badCase) answer {
 	t.Helper()
 	base := s.url(c.target)
 	if c.raw != "" {
 		raw := c.raw
-		if c.target == targetAPI {
-			raw = strings.Replace(raw, "\r\nHost: ", "\r\nAuthorization: "+s.apiAuth+"\r\nHost: ", 1)
+		if bearer := s.bearer(t, c.target, strings.Fields(raw)[0], strings.Fields(raw)[1]); bearer != "" {
+			raw = strings.Replace(raw, "\r\nHost: ", "\r\nAuthorization: "+bearer+"\r\nHost: ", 1)
 		}
 		return sendRaw(t, base, raw, c.halfClose)
 	}
@@ -58,8 +58,8 @@ func (s *liveSystem) run(t *testing.T, c badCase) answer {
 			header = defaultHeader(true)
 		}
 	}
-	if c.target == targetAPI {
-		header.Set("Authorization", s.apiAuth)
+	if bearer := s.bearer(t, c.target, c.method, c.path); bearer != "" {
+		header.Set("Authorization", bearer)
 	}
 	return send(t, c.method, base+c.path, header, c.body, c.chunked)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/test/system"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 )
 
@@ -37,6 +40,8 @@ type liveSystem struct {
 	redisPrefix                     string
 	temporal                        client.Client
 
+	// orders, payments and inventory call as admin, which keeps the catalog and reads
+	// everything; saga makes the saga's steps, as the saga pool.
 	orders    *orderclient.Client
 	payments  *payclient.Client
 	inventory *invclient.Client
@@ -45,6 +50,8 @@ type liveSystem struct {
 	// apiAuth is the Authorization of the suite's calls to the public API: customer cust-1,
 	// who is also an operator, so that every refusal is the input's, never the caller's.
 	apiAuth string
+	saga    testkeys.Clients
+	keys    *testkeys.Keys
 }
 
 // apiCustomer is the customer the suite's API calls are from.
@@ -65,7 +72,8 @@ func startSystem(t *testing.T) *liveSystem {
 		orderDB: ts.OrderDB, paymentDB: ts.PaymentDB, inventoryDB: ts.InventoryDB,
 		redis: ts.Redis, redisPrefix: ts.RedisPrefix, temporal: ts.Temporal,
 		orders: ts.Orders, payments: ts.Payments, inventory: ts.Inventory,
-		sys: ts,
+		sys:  ts,
+		saga: ts.ClientsAs(auth.IdentitySagaWorker), keys: ts.Keys,
 	}
 	cfg := ts.APIConfig(t, "")
 	s.apiAuth = "Bearer " + ts.Token(t, apiCustomer,
@@ -109,7 +117,7 @@ func (s *liveSystem) url(target string) string {
 // recordPendingOrder records pendingOrder in the order service.
 func (s *liveSystem) recordPendingOrder(t *testing.T) {
 	t.Helper()
-	_, err := s.orders.Create(context.Background(), "bi/"+pendingOrder, orderclient.CreateOrderRequest{
+	_, err := s.saga.Orders.Create(context.Background(), "bi/"+pendingOrder, orderclient.CreateOrderRequest{
 		OrderID: pendingOrder, CustomerID: "c-1", WorkflowID: "order-" + pendingOrder,
 		Lines: []orderclient.NewLine{{SKU: skuBeans, Quantity: 2}, {SKU: "MUG", Quantity: 1}},
 	})
@@ -126,4 +134,31 @@ func (s *liveSystem) requireNoSaga(t *testing.T, orderID string) {
 	if !errors.As(err, &nf) {
 		t.Errorf("a refused request started saga order-%s (describe: %v)", orderID, err)
 	}
+}
+
+// callerOf is the identity a well-behaved caller of a service operation has: the saga pool
+// for the saga's steps, admin for the catalog and every read. The suite's bad requests
+// come from allowed callers, so what they test is the input, not the caller.
+func callerOf(target, method, path string) string {
+	switch {
+	case method == http.MethodGet || method == http.MethodHead:
+		return auth.IdentityAdmin
+	case target == targetInventory && strings.HasPrefix(path, "/products/"):
+		return auth.IdentityAdmin
+	}
+	return auth.IdentitySagaWorker
+}
+
+// bearer is the Authorization value of a request to target ("" for the public API, whose
+// callers this suite does not cover).
+func (s *liveSystem) bearer(t *testing.T, target, method, path string) string {
+	t.Helper()
+	if target == targetAPI {
+		return s.apiAuth
+	}
+	token, err := s.keys.Signer(callerOf(target, method, path)).Token(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + token
 }

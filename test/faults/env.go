@@ -38,7 +38,8 @@ type Options struct {
 
 // Env is a running system for one scenario: every component as its own process, a
 // private redis-server, optional private PostgreSQL clusters and proxies, and clients
-// that reach the services directly (never through a proxy).
+// that reach the services directly (never through a proxy), as admin: the suite keeps
+// the catalog and reads everything for its checks, as operators' tools do.
 type Env struct {
 	Stack    *stack.Stack
 	Redis    *localinfra.Redis
@@ -106,9 +107,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial temporal: %w", err)
 	}
-	e.Orders = orderclient.New(e.Stack.OrderURL, nil, 10*time.Second)
-	e.Payments = paymentclient.New(e.Stack.PayURL, nil, 10*time.Second)
-	e.Inventory = invclient.New(e.Stack.InvURL, nil, 10*time.Second)
+	e.Orders = orderclient.New(e.Stack.OrderURL, e.Stack.AdminHTTP(orderclient.ServiceName), 10*time.Second)
+	e.Payments = paymentclient.New(e.Stack.PayURL, e.Stack.AdminHTTP(paymentclient.ServiceName), 10*time.Second)
+	e.Inventory = invclient.New(e.Stack.InvURL, e.Stack.AdminHTTP(invclient.ServiceName), 10*time.Second)
 	return e, nil
 }
 

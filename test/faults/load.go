@@ -16,6 +16,7 @@ import (
 	"github.com/sagaflow/sagaflow/api"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	"github.com/sagaflow/sagaflow/test/contract"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 )
 
 // Catalog products the generator orders. Stock is ample, so no order fails for stock and
@@ -115,6 +116,7 @@ func DefaultMix(n int) Mix {
 type Load struct {
 	apiURL string
 	http   *http.Client
+	tokens *devauth.Tokens
 	prefix string
 	// RetryFor bounds how long one order keeps being retried.
 	RetryFor time.Duration
@@ -128,12 +130,14 @@ type Load struct {
 }
 
 // NewLoad returns a generator against the API at apiURL; prefix makes its keys unique.
-// Every request it sends and every answer it gets are held to the public API's committed
-// OpenAPI document (but for the bearer token: the suite's API runs without authentication);
+// Each request carries a token from tokens (nil: none), as its client would: the order's
+// customer places and follows it, an operator decides held orders. Every request it sends
+// and every answer it gets are held to the public API's committed OpenAPI document;
 // Mismatches returns what was not.
-func NewLoad(apiURL, prefix string) *Load {
+func NewLoad(apiURL, prefix string, tokens *devauth.Tokens) *Load {
 	l := &Load{
 		apiURL:   apiURL,
+		tokens:   tokens,
 		prefix:   prefix,
 		RetryFor: 3 * time.Minute,
 		codes:    map[int]int{},
@@ -340,7 +344,7 @@ func (l *Load) decide(ctx context.Context, o *Order) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("order %s: decision %s not accepted within %s", o.ID, action, l.RetryFor)
 		}
-		if st, err := l.status(ctx, o.ID); err == nil && st == orderclient.StatusAwaitingApproval {
+		if st, err := l.status(ctx, o); err == nil && st == orderclient.StatusAwaitingApproval {
 			status, body, _, err := l.post(ctx, "/orders/"+o.ID+"/"+action, "", api.DecisionRequest{Reason: string(o.Kind)})
 			if err == nil && (status == http.StatusAccepted || status == http.StatusOK) {
 				o.Decided = true
@@ -356,9 +360,13 @@ func (l *Load) decide(ctx context.Context, o *Order) error {
 	}
 }
 
-func (l *Load) status(ctx context.Context, id string) (orderclient.Status, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.apiURL+"/orders/"+id, nil)
+// status reads the order as its customer.
+func (l *Load) status(ctx context.Context, o *Order) (orderclient.Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.apiURL+"/orders/"+o.ID, nil)
 	if err != nil {
+		return "", err
+	}
+	if err := l.authorize(req, customer(o.Body.CustomerID)); err != nil {
 		return "", err
 	}
 	r, err := l.do(req)
@@ -366,7 +374,7 @@ func (l *Load) status(ctx context.Context, id string) (orderclient.Status, error
 		return "", err
 	}
 	if r.Status != http.StatusOK {
-		return "", fmt.Errorf("GET order %s: %d", id, r.Status)
+		return "", fmt.Errorf("GET order %s: %d", o.ID, r.Status)
 	}
 	out, err := r.Order()
 	if err != nil {
@@ -389,19 +397,49 @@ func (r Response) Order() (api.Order, error) {
 	return o, err
 }
 
-// Post sends one POST (no retry); key, when set, is the Idempotency-Key.
+// Post sends one POST (no retry); key, when set, is the Idempotency-Key. An order is
+// placed by its customer; anything else is sent by an operator.
 func (l *Load) Post(ctx context.Context, path, key string, body any) (Response, error) {
 	status, raw, hdr, err := l.post(ctx, path, key, body)
 	return Response{Status: status, Header: hdr, Body: raw}, err
 }
 
-// Get sends one GET (no retry).
+// Get sends one GET (no retry), as an operator, who may read any order.
 func (l *Load) Get(ctx context.Context, path string) (Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.apiURL+path, nil)
 	if err != nil {
 		return Response{}, err
 	}
+	if err := l.authorize(req, operator); err != nil {
+		return Response{}, err
+	}
 	return l.do(req)
+}
+
+// caller names whose token a request carries.
+type caller struct{ customerID string } // "" is the suite's operator
+
+var operator = caller{}
+
+func customer(id string) caller { return caller{customerID: id} }
+
+// authorize adds the caller's bearer token to req.
+func (l *Load) authorize(req *http.Request, who caller) error {
+	if l.tokens == nil {
+		return nil
+	}
+	var token string
+	var err error
+	if who.customerID != "" {
+		token, err = l.tokens.Customer(who.customerID)
+	} else {
+		token, err = l.tokens.Operator("fault-suite")
+	}
+	if err != nil {
+		return fmt.Errorf("mint a token: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return nil
 }
 
 // post sends a JSON POST and returns the status (0 on a transport error), body and headers.
@@ -417,6 +455,13 @@ func (l *Load) post(ctx context.Context, path, key string, body any) (int, []byt
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
+	}
+	who := operator
+	if placed, ok := body.(api.PlaceOrderRequest); ok {
+		who = customer(placed.CustomerID)
+	}
+	if err := l.authorize(req, who); err != nil {
+		return 0, nil, nil, err
 	}
 	r, err := l.do(req)
 	if err != nil {

@@ -41,7 +41,7 @@ func TestLoadHoldsAnswersToTheDocument(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			l := NewLoad(srv.URL, "t")
+			l := NewLoad(srv.URL, "t", nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			resp, err := l.Post(ctx, "/orders", "key-1", api.PlaceOrderRequest{

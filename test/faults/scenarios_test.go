@@ -326,8 +326,9 @@ func redisDownThenFlushed(ctx context.Context, t *testing.T, e *faults.Env, load
 		o.Copies = 3
 	}
 	load.Run(ctx, fresh, time.Second)
+	// Another body from the same customer.
 	other := accepted[0].Body
-	other.CustomerID += "-other"
+	other.PaymentToken = "tok_mastercard"
 	if r, err := load.Post(ctx, "/orders", accepted[0].Key, other); err != nil || r.Status != http.StatusUnprocessableEntity {
 		t.Errorf("key reused with another body while Redis is down: %d %v, want 422", r.Status, err)
 	}

@@ -128,7 +128,7 @@ func (s *suite) run(t *testing.T, sc scenario) {
 		}
 	}()
 
-	load := faults.NewLoad(e.Stack.APIURL, sc.name+"-"+testenv.Suffix())
+	load := faults.NewLoad(e.Stack.APIURL, sc.name+"-"+testenv.Suffix(), e.Stack.Tokens)
 	mix := sc.mix
 	if mix == nil {
 		mix = faults.DefaultMix(sc.orders)

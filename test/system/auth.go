@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/auth"
@@ -23,8 +22,6 @@ type apiIssuer struct {
 	once    sync.Once
 	issuer  *devauth.Issuer
 	jwksURL string
-	// serviceKey is a private key of the api identity, for configurations to validate.
-	serviceKey []byte
 	err        error
 }
 
@@ -37,11 +34,6 @@ func (s *System) apiIssuer(t testing.TB) *apiIssuer {
 		if s.issuer.err != nil {
 			return
 		}
-		var key auth.ServiceKey
-		if key, s.issuer.err = auth.GenerateServiceKey(auth.IdentityAPI, time.Now()); s.issuer.err != nil {
-			return
-		}
-		s.issuer.serviceKey = key.Private
 		srv := httptest.NewServer(s.issuer.issuer.Handler())
 		t.Cleanup(srv.Close)
 		s.issuer.jwksURL = srv.URL + devauth.JWKSPath
@@ -78,7 +70,8 @@ func (s *System) apiAuth(t testing.TB, cfg *api.Config) {
 	cfg.Issuer = IssuerURL
 	cfg.Audience = devauth.DefaultAudience
 	cfg.JWKSURL = i.jwksURL
-	cfg.ServiceKey = string(i.serviceKey)
+	cfg.ServiceKey = string(s.Keys.Private[auth.IdentityAPI])
+	cfg.Config.Config = s.PayloadKeys
 }
 
 // authenticate gives srv the verifier of cfg's issuer, as api.Run does; an API configured

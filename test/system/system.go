@@ -1,7 +1,8 @@
 // Package system starts one whole sagaflow inside a test process: the three services
-// over HTTP on private databases, every worker pool on the test binary's Temporal dev
-// server, and the public API on a private Redis key space. Tests that exercise the system
-// end to end share it instead of wiring the components each on their own.
+// over HTTP on private databases, each checking its callers' service tokens, every worker
+// pool on the test binary's Temporal dev server, calling as its own identity, and the
+// public API on a private Redis key space. Tests that exercise the system end to end
+// share it instead of wiring the components each on their own.
 package system
 
 import (
@@ -15,8 +16,11 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/sagaflow/sagaflow/api"
+	"github.com/sagaflow/sagaflow/internal/auth"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/services/inventory"
@@ -27,6 +31,7 @@ import (
 	payclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/test/contract"
 	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/workers"
 )
@@ -39,17 +44,27 @@ type System struct {
 	OrderURL, PaymentURL, InventoryURL string
 	OrderDB, PaymentDB, InventoryDB    *sqlx.DB
 
+	// Keys are the system's service keys: each identity's private key and the public set
+	// every service trusts. The services check each call against them, as in production.
+	Keys *testkeys.Keys
+	// Orders, Payments and Inventory call as admin, the operators' tools: they read
+	// everything and keep the catalog, and make no saga step (ClientsAs gives those).
 	Orders    *orderclient.Client
 	Payments  *payclient.Client
 	Inventory *invclient.Client
 
-	Temporal    client.Client
+	Temporal client.Client
+	// PayloadKeys encrypt every payload the system's clients write (TEMPORAL_PAYLOAD_KEYS).
+	PayloadKeys payloadcodec.Config
 	Redis       *redis.Client
 	RedisPrefix string
 
 	logger    func(component string) *slog.Logger
 	unchecked bool
 	issuer    apiIssuer // the public API's token issuer (auth.go)
+	http      *http.Client
+	// dataConverter encrypts with PayloadKeys, as every client of the system does.
+	dataConverter converter.DataConverter
 }
 
 // Option changes how Start runs the system.
@@ -73,26 +88,44 @@ func Start(t testing.TB, logger func(component string) *slog.Logger, opts ...Opt
 	_, ordDB = testenv.ServiceDatabase(t, "order")
 	s.InventoryDB, s.PaymentDB, s.OrderDB = invDB, payDB, ordDB
 
+	s.Keys = testkeys.New(t)
 	invLog, payLog, ordLog := logger("inventory"), logger("payment"), logger("order")
-	s.InventoryURL = s.serve(t, "inventory", inventory.NewHandler(inventory.NewService(invDB, invLog), invLog, nil))
-	s.PaymentURL = s.serve(t, "payment", payment.NewHandler(payment.NewService(payDB, payLog, payment.NewTestProcessor(0)), payLog, nil))
-	s.OrderURL = s.serve(t, "order", order.NewHandler(order.NewService(ordDB, ordLog), ordLog, nil))
+	s.InventoryURL = s.serve(t, "inventory", inventory.NewGuardedHandler(inventory.NewService(invDB, invLog),
+		s.Keys.Guard(t, invclient.ServiceName, invLog), invLog, nil))
+	s.PaymentURL = s.serve(t, "payment", payment.NewGuardedHandler(payment.NewService(payDB, payLog, payment.NewTestProcessor(0)),
+		s.Keys.Guard(t, payclient.ServiceName, payLog), payLog, nil))
+	s.OrderURL = s.serve(t, "order", order.NewGuardedHandler(order.NewService(ordDB, ordLog),
+		s.Keys.Guard(t, orderclient.ServiceName, ordLog), ordLog, nil))
 
-	httpClient := svcclient.NewHTTPClient()
-	s.Orders = orderclient.New(s.OrderURL, httpClient, callTimeout)
-	s.Payments = payclient.New(s.PaymentURL, httpClient, callTimeout)
-	s.Inventory = invclient.New(s.InventoryURL, httpClient, callTimeout)
+	// One transport under every identity's clients, as in a process that hosts them all.
+	s.http = svcclient.NewHTTPClient()
+	admin := s.ClientsAs(auth.IdentityAdmin)
+	s.Orders, s.Payments, s.Inventory = admin.Orders, admin.Payments, admin.Inventory
 
-	c, err := temporalclient.Dial(temporalclient.Config{Address: testtemporal.TemporalAddress(t), Namespace: "default"}, logger("temporal"))
+	// Every payload the system writes to Temporal is encrypted, as in a deployment.
+	key, err := payloadcodec.GenerateKey("system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.PayloadKeys = payloadcodec.Config{Keys: payloadcodec.Secret(key), KeyID: "system"}
+	if s.dataConverter, err = s.PayloadKeys.DataConverter(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := temporalclient.Dial(temporalclient.Config{Address: testtemporal.TemporalAddress(t), Namespace: "default", Config: s.PayloadKeys}, logger("temporal"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	s.Temporal = c
 
+	// Each pool calls as its own identity, as its own process would.
+	as := func(pool string) testkeys.Clients { return s.ClientsAs(workers.PoolIdentity(pool)) }
 	group, err := workers.New(c, workers.Options{
-		Pools:  []string{workers.PoolAll},
-		Orders: s.Orders, Payments: s.Payments, Inventory: s.Inventory,
+		Pools:       []string{workers.PoolAll},
+		Local:       workers.Clients(as(workers.PoolSagas)),
+		Orders:      as(workers.PoolOrders).Orders,
+		Payments:    as(workers.PoolPayments).Payments,
+		Inventory:   as(workers.PoolInventory).Inventory,
 		StopTimeout: 5 * time.Second,
 	})
 	if err != nil {
@@ -119,10 +152,20 @@ func (s *System) APIConfig(t testing.TB, keySpace string) api.Config {
 	return cfg
 }
 
-// ServeAPI runs a public API with cfg until the test ends and returns its URL.
+// ClientsAs returns clients of the three services that call as identity.
+func (s *System) ClientsAs(identity string) testkeys.Clients {
+	return s.Keys.ClientsAs(identity, testkeys.URLs{Order: s.OrderURL, Payment: s.PaymentURL, Inventory: s.InventoryURL}, s.http, callTimeout)
+}
+
+// ServeAPI runs a public API with cfg until the test ends and returns its URL. It reads
+// orders and the catalog as the api identity.
 func (s *System) ServeAPI(t testing.TB, cfg api.Config) string {
 	t.Helper()
-	srv := api.New(api.Deps{Temporal: s.Temporal, Redis: s.Redis, Orders: s.Orders, Inventory: s.Inventory}, cfg, s.logger("api"))
+	reader := s.ClientsAs(auth.IdentityAPI)
+	srv := api.New(api.Deps{
+		Temporal: s.Temporal, Redis: s.Redis, Orders: reader.Orders, Inventory: reader.Inventory,
+		DataConverter: s.dataConverter,
+	}, cfg, s.logger("api"))
 	s.authenticate(t, srv, cfg)
 	return s.servePublic(t, cfg, api.NewHandler(srv, nil))
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	orderclient "github.com/sagaflow/sagaflow/services/order/client"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/tools/audit"
@@ -380,8 +381,8 @@ func TestSagaMovingDuringTheAuditIsNotAViolation(t *testing.T) {
 		w.commit("o-1")
 		w.move("o-1", orderclient.StatusConfirmed)
 	}}
-	orders := orderclient.New(w.orderURL, &http.Client{Transport: rt}, 10*time.Second)
-	r, err := audit.New(orders, w.payments, w.inventory).Run(w.ctx, audit.Options{InFlightBound: time.Hour})
+	orders := orderclient.New(w.orderURL, &http.Client{Transport: w.keys.Signer(auth.IdentityAdmin).Transport(rt, orderclient.ServiceName)}, 10*time.Second)
+	r, err := audit.New(orders, w.admin.Payments, w.admin.Inventory).Run(w.ctx, audit.Options{InFlightBound: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
 	"github.com/sagaflow/sagaflow/services/inventory"
@@ -18,17 +19,22 @@ import (
 	"github.com/sagaflow/sagaflow/services/payment"
 	paymentclient "github.com/sagaflow/sagaflow/services/payment/client"
 	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 	"github.com/sagaflow/sagaflow/tools/audit"
 )
 
 // world is the three real services, each over its own fresh database, served over HTTP
-// and driven through their typed clients the way the saga drives them.
+// and driven through their typed clients the way the saga drives them: orders, payments
+// and inventory call as the saga pool, admin as the operators' tools (the catalog, the
+// auditor).
 type world struct {
 	t           *testing.T
 	ctx         context.Context
+	keys        *testkeys.Keys
 	orders      *orderclient.Client
 	payments    *paymentclient.Client
 	inventory   *invclient.Client
+	admin       testkeys.Clients
 	orderDB     *sqlx.DB
 	paymentDB   *sqlx.DB
 	inventoryDB *sqlx.DB
@@ -57,15 +63,21 @@ func newWorld(t *testing.T) *world {
 	_, orderDB := testenv.ServiceDatabase(t, "order")
 	_, paymentDB := testenv.ServiceDatabase(t, "payment")
 	_, inventoryDB := testenv.ServiceDatabase(t, "inventory")
-	orderSrv := serve(order.NewHandler(order.NewService(orderDB, logger), logger, ready))
-	paymentSrv := serve(payment.NewHandler(payment.NewService(paymentDB, logger, payment.NewTestProcessor(0)), logger, ready))
-	inventorySrv := serve(inventory.NewHandler(inventory.NewService(inventoryDB, logger), logger, ready))
+	keys := testkeys.New(t)
+	guard := func(service string) *auth.Guard { return keys.Guard(t, service, logger) }
+	orderSrv := serve(order.NewGuardedHandler(order.NewService(orderDB, logger), guard(orderclient.ServiceName), logger, ready))
+	paymentSrv := serve(payment.NewGuardedHandler(payment.NewService(paymentDB, logger, payment.NewTestProcessor(0)), guard(paymentclient.ServiceName), logger, ready))
+	inventorySrv := serve(inventory.NewGuardedHandler(inventory.NewService(inventoryDB, logger), guard(invclient.ServiceName), logger, ready))
+	urls := testkeys.URLs{Order: orderSrv.URL, Payment: paymentSrv.URL, Inventory: inventorySrv.URL}
+	saga := keys.ClientsAs(auth.IdentitySagaWorker, urls, nil, 10*time.Second)
 	w := &world{
 		t:           t,
 		ctx:         ctx,
-		orders:      orderclient.New(orderSrv.URL, orderSrv.Client(), 10*time.Second),
-		payments:    paymentclient.New(paymentSrv.URL, paymentSrv.Client(), 10*time.Second),
-		inventory:   invclient.New(inventorySrv.URL, inventorySrv.Client(), 10*time.Second),
+		keys:        keys,
+		orders:      saga.Orders,
+		payments:    saga.Payments,
+		inventory:   saga.Inventory,
+		admin:       keys.ClientsAs(auth.IdentityAdmin, urls, nil, 10*time.Second),
 		orderDB:     orderDB,
 		paymentDB:   paymentDB,
 		inventoryDB: inventoryDB,
@@ -87,14 +99,14 @@ func (w *world) must(err error, step string) {
 
 func (w *world) product(sku string, price, stock int64) {
 	w.t.Helper()
-	_, err := w.inventory.UpsertProduct(w.ctx, sku, invclient.UpsertProductRequest{Name: "Product " + sku, UnitPrice: price, Currency: "USD"})
+	_, err := w.admin.Inventory.UpsertProduct(w.ctx, sku, invclient.UpsertProductRequest{Name: "Product " + sku, UnitPrice: price, Currency: "USD"})
 	w.must(err, "upsert "+sku)
-	_, err = w.inventory.Restock(w.ctx, sku, "seed/"+sku, invclient.RestockRequest{Quantity: stock})
+	_, err = w.admin.Inventory.Restock(w.ctx, sku, "seed/"+sku, invclient.RestockRequest{Quantity: stock})
 	w.must(err, "restock "+sku)
 }
 
 func (w *world) auditor() *audit.Auditor {
-	return audit.New(w.orders, w.payments, w.inventory)
+	return audit.New(w.admin.Orders, w.admin.Payments, w.admin.Inventory)
 }
 
 // audit runs the auditor with a one-hour in-flight bound unless opts say otherwise.
@@ -128,7 +140,7 @@ func (w *world) create(id string, lines ...orderclient.NewLine) {
 
 func (w *world) order(id string) orderclient.Order {
 	w.t.Helper()
-	o, err := w.orders.Get(w.ctx, id)
+	o, err := w.admin.Orders.Get(w.ctx, id)
 	w.must(err, "get order "+id)
 	return o
 }

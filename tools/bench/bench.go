@@ -217,21 +217,25 @@ func (b *Bench) start(ctx context.Context) error {
 		return err
 	}
 	b.stack = s
-	inv := invclient.New(s.InvURL, nil, 30*time.Second)
+	// The catalog is kept and the results are read as operators' tools do.
+	inv := invclient.New(s.InvURL, s.AdminHTTP(invclient.ServiceName), 30*time.Second)
 	if err := LoadCatalog(ctx, inv); err != nil {
 		return err
 	}
 	// The ceiling's worker and client connect exactly as our processes do.
-	b.temporal, err = temporalclient.Dial(temporalclient.Config{Address: s.TempAddr, Namespace: "default"}, logging.Discard())
+	b.temporal, err = temporalclient.Dial(temporalclient.Config{Address: s.TempAddr, Namespace: "default", Config: s.PayloadKeys}, logging.Discard())
 	if err != nil {
 		return err
 	}
 	if b.ceiling, err = StartCeiling(b.temporal, "bench-ceiling"); err != nil {
 		return err
 	}
-	b.orders = NewOrders(s.APIURL, b.temporal, "bench-"+b.run)
-	b.orderSvc = orderclient.New(s.OrderURL, nil, 30*time.Second)
-	b.auditor = audit.New(b.orderSvc, payclient.New(s.PayURL, nil, 30*time.Second), inv)
+	b.orders = NewOrders(s.APIURL, b.temporal, "bench-"+b.run, s.Tokens)
+	if err := b.orders.WarmTokens(); err != nil {
+		return fmt.Errorf("mint the bench's access tokens: %w", err)
+	}
+	b.orderSvc = orderclient.New(s.OrderURL, s.AdminHTTP(orderclient.ServiceName), 30*time.Second)
+	b.auditor = audit.New(b.orderSvc, payclient.New(s.PayURL, s.AdminHTTP(payclient.ServiceName), 30*time.Second), inv)
 	b.sampler = NewSampler(b.processes)
 	return nil
 }

@@ -32,7 +32,7 @@ func TestProfile(t *testing.T) {
 	ctx := context.Background()
 	// The profile is of our code: the tests' contract validator would take a quarter of it.
 	s := startSystem(t, os.Getenv("BENCH_PROFILE_QUEUED") == "", system.WithoutContract())
-	orders := bench.NewOrders(s.apiURL, nil, "profile-"+testenv.Suffix())
+	orders := bench.NewOrders(s.apiURL, nil, "profile-"+testenv.Suffix(), nil)
 	bench.Serial(ctx, 20, orders.Op(bench.ScenarioHappy, "warm"), nil)
 
 	f, err := os.Create(path)

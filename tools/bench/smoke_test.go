@@ -52,7 +52,7 @@ func TestSmoke(t *testing.T) {
 	}
 	ctx := context.Background()
 	s := startSystem(t, true)
-	orders := bench.NewOrders(s.apiURL, nil, "smoke-"+testenv.Suffix())
+	orders := bench.NewOrders(s.apiURL, nil, "smoke-"+testenv.Suffix(), nil)
 	ledger := bench.NewLedger()
 
 	res := bench.Open(ctx, bench.Load{Rate: 4, Duration: 3 * time.Second, MaxInFlight: 200}, orders.Op(bench.ScenarioMix, "mix"))

@@ -3,8 +3,10 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	invclient "github.com/sagaflow/sagaflow/services/inventory/client"
 )
 
@@ -26,10 +28,15 @@ func demoCatalog() []demoProduct {
 	}
 }
 
-// SeedCatalog loads the demo catalog through the inventory service's API. The restock
-// idempotency keys make a second run add no stock.
-func SeedCatalog(ctx context.Context, inventoryURL string) (int, error) {
-	c := invclient.New(inventoryURL, nil, 10*time.Second)
+// SeedCatalog loads the demo catalog through the inventory service's API, as the admin
+// identity (SAGAFLOW_ADMIN_KEY). The restock idempotency keys make a second run add no
+// stock.
+func SeedCatalog(ctx context.Context, inventoryURL string, admin auth.AdminConfig) (int, error) {
+	httpClient, err := admin.Client(&http.Client{}, invclient.ServiceName)
+	if err != nil {
+		return 0, err
+	}
+	c := invclient.New(inventoryURL, httpClient, 10*time.Second)
 	for _, p := range demoCatalog() {
 		if _, err := c.UpsertProduct(ctx, p.sku, invclient.UpsertProductRequest{Name: p.name, UnitPrice: p.price, Currency: "USD"}); err != nil {
 			return 0, fmt.Errorf("upsert %s: %w", p.sku, err)

@@ -1,15 +1,29 @@
 package devstack
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/test/testenv"
+	"github.com/sagaflow/sagaflow/test/testkeys"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 )
 
 // loadConfigs must accept the environment Run sets up and name what is missing, as each
 // component's own subcommand would.
 func TestLoadConfigs(t *testing.T) {
+	keys := testkeys.New(t)
+	workerKeys, err := keys.PrivateSet(auth.IdentitySagaWorker, auth.IdentityOrdersWorker, auth.IdentityPaymentsWorker, auth.IdentityInventoryWorker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloadKey, err := payloadcodec.GenerateKey("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
 	full := map[string]string{
 		"ORDER_DATABASE_URL":     "postgres://u@h/order",
 		"PAYMENT_DATABASE_URL":   "postgres://u@h/payment",
@@ -21,8 +35,17 @@ func TestLoadConfigs(t *testing.T) {
 		"ORDER_SERVICE_URL":      "http://127.0.0.1:18081",
 		"PAYMENT_SERVICE_URL":    "http://127.0.0.1:18082",
 		"INVENTORY_SERVICE_URL":  "http://127.0.0.1:18083",
-		"SAGAFLOW_INSECURE":      "true",
 	}
+	maps.Copy(full, map[string]string{
+		"SERVICE_AUTH_TRUSTED_KEYS": string(keys.Trusted),
+		"API_SERVICE_KEY":           string(keys.Private[auth.IdentityAPI]),
+		"WORKER_SERVICE_KEYS":       string(workerKeys),
+		"SAGAFLOW_ADMIN_KEY":        string(keys.Private[auth.IdentityAdmin]),
+		"AUTH_ISSUER":               devauth.LocalIssuerURL,
+		"AUTH_AUDIENCE":             devauth.DefaultAudience,
+		"TEMPORAL_PAYLOAD_KEYS":     payloadKey,
+		"TEMPORAL_PAYLOAD_KEY_ID":   "dev",
+	})
 	without := func(key string) map[string]string {
 		env := map[string]string{}
 		for k, v := range full {
@@ -40,9 +63,13 @@ func TestLoadConfigs(t *testing.T) {
 		{name: "what Run sets", env: full},
 		{name: "no payment database", env: without("PAYMENT_DATABASE_URL"), wantErr: "PAYMENT_DATABASE_URL"},
 		{name: "no inventory service for the API and pools", env: without("INVENTORY_SERVICE_URL"), wantErr: "INVENTORY_SERVICE_URL"},
-		{name: "neither an issuer nor insecure", env: without("SAGAFLOW_INSECURE"), wantErr: "AUTH_ISSUER"},
+		{name: "no issuer", env: without("AUTH_ISSUER"), wantErr: "AUTH_ISSUER"},
+		{name: "no payload keys", env: without("TEMPORAL_PAYLOAD_KEYS"), wantErr: "TEMPORAL_PAYLOAD_KEYS"},
+		{name: "no keys the services trust", env: without("SERVICE_AUTH_TRUSTED_KEYS"), wantErr: "SERVICE_AUTH_TRUSTED_KEYS"},
+		{name: "no keys for the worker pools", env: without("WORKER_SERVICE_KEYS"), wantErr: "WORKER_SERVICE_KEYS"},
+		{name: "no key for the seed", env: without("SAGAFLOW_ADMIN_KEY"), wantErr: "SAGAFLOW_ADMIN_KEY"},
 	}
-	vars := make([]string, 0, len(full))
+	vars := []string{"SAGAFLOW_INSECURE", "ORDER_SERVICE_AUTH_TRUSTED_KEYS", "PAYMENT_SERVICE_AUTH_TRUSTED_KEYS", "INVENTORY_SERVICE_AUTH_TRUSTED_KEYS"}
 	for k := range full {
 		vars = append(vars, k)
 	}
@@ -62,6 +89,11 @@ func TestLoadConfigs(t *testing.T) {
 			if cfgs.order.HTTPAddr != full["ORDER_HTTP_ADDR"] || cfgs.payment.DatabaseURL != full["PAYMENT_DATABASE_URL"] ||
 				cfgs.inventory.Service != "inventory" || cfgs.api.HTTPAddr != full["API_HTTP_ADDR"] {
 				t.Fatalf("configs = %+v", cfgs)
+			}
+			// Each component got its own key under its own name from the one environment.
+			if cfgs.order.TrustedKeys != string(keys.Trusted) || cfgs.workers.ServiceKeys != string(workerKeys) ||
+				cfgs.admin.Key != string(keys.Private[auth.IdentityAdmin]) {
+				t.Fatal("a component did not get its key")
 			}
 		})
 	}

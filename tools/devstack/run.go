@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -118,15 +119,15 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	started = append(started, &process{name: "development issuer", stop: stopIssuer})
-	keys, err := payloadKeys(authDir)
+	payload, err := payloadKeys(authDir)
 	if err != nil {
 		return fmt.Errorf("payload keys: %w", err)
 	}
 	if os.Getenv("TEMPORAL_PAYLOAD_KEYS") != "" {
 		// The developer's own keyring wins, as every other variable does.
-		keys = payloadcodec.Config{Keys: payloadcodec.Secret(os.Getenv("TEMPORAL_PAYLOAD_KEYS")), KeyID: os.Getenv("TEMPORAL_PAYLOAD_KEY_ID")}
+		payload = payloadcodec.Config{Keys: payloadcodec.Secret(os.Getenv("TEMPORAL_PAYLOAD_KEYS")), KeyID: os.Getenv("TEMPORAL_PAYLOAD_KEY_ID")}
 	}
-	codec, err := newCodecServer(ctx, keys, opts.TemporalUIPort, logging.New(opts.Logs, opts.LogLevel, "codec-server"))
+	codec, err := newCodecServer(ctx, payload, opts.TemporalUIPort, logging.New(opts.Logs, opts.LogLevel, "codec-server"))
 	if err != nil {
 		return fmt.Errorf("codec server: %w", err)
 	}
@@ -157,6 +158,18 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	started = append(started, &process{name: "Temporal dev server", stop: srv.Stop})
 
+	// Every identity's key, kept in the state folder so a restart keeps them. The
+	// components run in this one process from one environment, so each reads its key
+	// under a name of its own.
+	keys, err := devauth.LoadServiceKeys(authDir)
+	if err != nil {
+		return fmt.Errorf("service keys: %w", err)
+	}
+	workerKeys, err := keys.PrivateSet(auth.IdentitySagaWorker, auth.IdentityOrdersWorker, auth.IdentityPaymentsWorker, auth.IdentityInventoryWorker)
+	if err != nil {
+		return fmt.Errorf("service keys: %w", err)
+	}
+
 	// Components read the same variables as in production; the local defaults fill in
 	// only what the environment leaves unset.
 	defaults := map[string]string{
@@ -175,14 +188,15 @@ func Run(ctx context.Context, opts Options) error {
 		"SHUTDOWN_DRAIN_DELAY":    "0s",
 		"AUTH_ISSUER":             devauth.LocalIssuerURL,
 		"AUTH_AUDIENCE":           devauth.DefaultAudience,
-		"TEMPORAL_PAYLOAD_KEYS":   string(keys.Keys),
-		"TEMPORAL_PAYLOAD_KEY_ID": keys.KeyID,
+		"TEMPORAL_PAYLOAD_KEYS":   string(payload.Keys),
+		"TEMPORAL_PAYLOAD_KEY_ID": payload.KeyID,
 	}
-	// No issuer runs locally: unless one is configured, the API takes every caller as
-	// anonymous (and warns so at start).
-	if os.Getenv("AUTH_ISSUER") == "" {
-		defaults[auth.InsecureVariable] = "true"
-	}
+	maps.Copy(defaults, map[string]string{
+		"SERVICE_AUTH_TRUSTED_KEYS": string(keys.Trusted),
+		"API_SERVICE_KEY":           string(keys.Private[auth.IdentityAPI]),
+		"WORKER_SERVICE_KEYS":       string(workerKeys),
+		auth.AdminKeyVariable:       string(keys.Private[auth.IdentityAdmin]),
+	})
 	for k, v := range defaults {
 		if os.Getenv(k) == "" {
 			if err := setenv(k, v); err != nil {
@@ -242,7 +256,7 @@ func Run(ctx context.Context, opts Options) error {
 		stopAll()
 		return err
 	}
-	if _, err := SeedCatalog(ctx, os.Getenv("INVENTORY_SERVICE_URL")); err != nil {
+	if _, err := SeedCatalog(ctx, os.Getenv("INVENTORY_SERVICE_URL"), cfgs.admin); err != nil {
 		stopAll()
 		return fmt.Errorf("load demo catalog: %w", err)
 	}
@@ -326,13 +340,15 @@ Press Ctrl-C to stop everything.
 // devPool is the worker pool `make run` hosts: every queue, in one process.
 const devPool = "all"
 
-// configs is every component's configuration, as `make run` hands them over.
+// configs is every component's configuration, as `make run` hands them over, and the
+// seed's (`sagaflow seed`).
 type configs struct {
 	order     order.Config
 	payment   payment.Config
 	inventory inventory.Config
 	api       api.Config
 	workers   workers.Config
+	admin     auth.AdminConfig
 }
 
 // loadConfigs reads every component's configuration from the environment the way its own
@@ -350,7 +366,7 @@ func loadConfigs() (configs, error) {
 	if c.inventory, err = inventory.LoadConfig(); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
-	for _, spec := range []any{&c.api, &c.workers} {
+	for _, spec := range []any{&c.api, &c.workers, &c.admin} {
 		if err := envconfig.Process("", spec); err != nil {
 			return c, fmt.Errorf("configuration: %w", err)
 		}
@@ -359,6 +375,9 @@ func loadConfigs() (configs, error) {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	if err := c.workers.Validate([]string{devPool}); err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	if err := c.admin.Validate(); err != nil {
 		return c, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil

@@ -1,14 +1,17 @@
 // Package stack runs the whole system as separate processes of the real binary: the
 // Temporal dev server with a state file, the three services, each worker pool and the API,
-// each with its own port, fresh databases and log file. The fault suite and the benchmark
-// use it to kill, restart and measure components one by one. It stops only the processes
-// it started, by PID.
+// each with its own port, fresh databases, log file and, as in production, its own
+// service key. The public API trusts an access-token issuer served in this process, whose
+// tokens Tokens mints for the stack's callers. The fault suite and the benchmark use it to
+// kill, restart and measure components one by one. It stops only the processes it
+// started, by PID.
 package stack
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,8 +25,12 @@ import (
 	"time"
 
 	"github.com/sagaflow/sagaflow/internal/auth"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
+	"github.com/sagaflow/sagaflow/internal/svcclient"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
+	"github.com/sagaflow/sagaflow/tools/devauth"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
+	"github.com/sagaflow/sagaflow/workers"
 	"github.com/sagaflow/sagaflow/workflows"
 )
 
@@ -68,20 +75,33 @@ type Options struct {
 
 // Stack is a running system.
 type Stack struct {
-	opts      Options
-	temporal  *localinfra.TemporalServer
-	tport     int
-	dbNames   []string
-	dbAdmin   map[string]string // database name → server-level DSN it lives on
-	dsns      map[string]string
-	ports     map[string]int
-	procs     map[string]*Proc
-	TempAddr  string
-	APIURL    string
-	OrderURL  string
-	PayURL    string
-	InvURL    string
-	healthURL map[string]string
+	opts     Options
+	temporal *localinfra.TemporalServer
+	tport    int
+	dbNames  []string
+	dbAdmin  map[string]string // database name → server-level DSN it lives on
+	dsns     map[string]string
+	ports    map[string]int
+	procs    map[string]*Proc
+	TempAddr string
+	// PayloadKeys are the keys every process of the stack encrypts saga payloads with: a
+	// client reading the sagas needs them too.
+	PayloadKeys payloadcodec.Config
+	APIURL      string
+	OrderURL    string
+	PayURL      string
+	InvURL      string
+	healthURL   map[string]string
+
+	// Keys are the stack's service keys: each component signs with its identity's, and the
+	// services trust them all.
+	Keys devauth.ServiceKeys
+	// Tokens mints the public API's access tokens (customers, operators).
+	Tokens    *devauth.Tokens
+	issuer    *devauth.Issuer
+	issuerSrv *http.Server
+	admin     *auth.Signer
+	adminHTTP *http.Client
 }
 
 // Proc is one component process.
@@ -125,6 +145,16 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.dsns[svc] = dsn
 	}
 	var err error
+	if err := s.startIssuer(); err != nil {
+		return nil, err
+	}
+	if s.Keys, err = devauth.NewServiceKeys(); err != nil {
+		return nil, err
+	}
+	if s.admin, err = auth.NewSigner(s.Keys.Private[auth.IdentityAdmin]); err != nil {
+		return nil, err
+	}
+	s.adminHTTP = svcclient.NewHTTPClient()
 	if s.tport, err = localinfra.FreePort(); err != nil {
 		return nil, err
 	}
@@ -155,11 +185,19 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		}
 	}
 	serviceURL := func(c string) string { return wrapped[c] }
+	// Every process encrypts saga payloads with the stack's key, as a deployment does.
+	key, err := payloadcodec.GenerateKey("stack")
+	if err != nil {
+		return nil, err
+	}
+	s.PayloadKeys = payloadcodec.Config{Keys: payloadcodec.Secret(key), KeyID: "stack"}
 	common := map[string]string{
-		"TEMPORAL_ADDRESS":     s.TempAddr,
-		"REDIS_URL":            opts.RedisURL,
-		"SHUTDOWN_DRAIN_DELAY": "0s",
-		"LOG_LEVEL":            "info",
+		"TEMPORAL_PAYLOAD_KEYS":   key,
+		"TEMPORAL_PAYLOAD_KEY_ID": "stack",
+		"TEMPORAL_ADDRESS":        s.TempAddr,
+		"REDIS_URL":               opts.RedisURL,
+		"SHUTDOWN_DRAIN_DELAY":    "0s",
+		"LOG_LEVEL":               "info",
 	}
 	for _, c := range Components() {
 		env := map[string]string{}
@@ -173,15 +211,17 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			prefix := map[string]string{Order: "ORDER", Payment: "PAYMENT", Inventory: "INVENTORY"}[c]
 			env[prefix+"_HTTP_ADDR"] = addr
 			env[prefix+"_DATABASE_URL"] = s.dsns[c]
+			env["SERVICE_AUTH_TRUSTED_KEYS"] = string(s.Keys.Trusted)
 			args = []string{"service", c}
 			s.healthURL[c] = local(c) + "/readyz"
 		case API:
 			env["API_HTTP_ADDR"] = addr
 			env["ORDER_SERVICE_URL"] = serviceURL(Order)
 			env["INVENTORY_SERVICE_URL"] = serviceURL(Inventory)
-			// The fault suite and the benchmark drive the saga, not the callers' tokens (the
-			// authorization suite, test/authz, holds the API to those): no issuer here.
-			env[auth.InsecureVariable] = "true"
+			env["API_SERVICE_KEY"] = string(s.Keys.Private[auth.IdentityAPI])
+			env["AUTH_ISSUER"] = s.issuer.URL
+			env["AUTH_AUDIENCE"] = s.issuer.Audience
+			env["AUTH_JWKS_URL"] = s.issuer.URL + devauth.JWKSPath
 			args = []string{"api"}
 			s.healthURL[c] = local(c) + "/readyz"
 		default:
@@ -190,6 +230,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			env["ORDER_SERVICE_URL"] = serviceURL(Order)
 			env["PAYMENT_SERVICE_URL"] = serviceURL(Payment)
 			env["INVENTORY_SERVICE_URL"] = serviceURL(Inventory)
+			// Only its own pool's key, as a container of that pool gets.
+			env["WORKER_SERVICE_KEYS"] = string(s.Keys.Private[workers.PoolIdentity(pool)])
 			args = []string{"worker", "--pool", pool}
 			s.healthURL[c] = local(c) + "/readyz"
 		}
@@ -212,6 +254,30 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	}
 	ok = true
 	return s, nil
+}
+
+// startIssuer serves an access-token issuer on a loopback port of this process: the one
+// the stack's API trusts.
+func (s *Stack) startIssuer() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	issuer, err := devauth.NewIssuer("http://"+ln.Addr().String(), devauth.DefaultAudience)
+	if err != nil {
+		_ = ln.Close() // the issuer's error is the one to report
+		return err
+	}
+	s.issuer, s.Tokens = issuer, devauth.NewTokens(issuer)
+	s.issuerSrv = &http.Server{Handler: issuer.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.issuerSrv.Serve(ln) }() // ends with ErrServerClosed at Stop
+	return nil
+}
+
+// AdminHTTP returns an HTTP client that calls the service named service as admin, the
+// identity of operators' tools: they keep the catalog and read everything for the audit.
+func (s *Stack) AdminHTTP(service string) *http.Client {
+	return s.admin.Client(s.adminHTTP, service)
 }
 
 // environ is this process's environment with extra on top, less the Temporal connection's
@@ -330,6 +396,9 @@ func (s *Stack) Stop() {
 	}
 	if s.temporal != nil {
 		_ = s.temporal.Stop()
+	}
+	if s.issuerSrv != nil {
+		_ = s.issuerSrv.Close() // nothing is left to call it
 	}
 	for _, name := range s.dbNames {
 		_ = localinfra.DropDatabase(context.Background(), s.dbAdmin[name], name)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/test/testenv"
 	"github.com/sagaflow/sagaflow/tools/devstack"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
@@ -43,25 +44,31 @@ func TestStackRunsOrdersAcrossProcessRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
-	if _, err := devstack.SeedCatalog(ctx, s.InvURL); err != nil {
+	// As `sagaflow seed` does, with the admin key.
+	if _, err := devstack.SeedCatalog(ctx, s.InvURL, auth.AdminConfig{Key: string(s.Keys.Private[auth.IdentityAdmin])}); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(s.PIDs()); got != len(stack.Components())+1 {
 		t.Fatalf("%d processes running, want %d", got, len(stack.Components())+1)
 	}
 
-	placeConfirmed(t, s.APIURL)
+	placeConfirmed(t, s)
 	s.Proc(stack.WorkerSagas).Kill()
 	if err := s.Restart(ctx, stack.WorkerSagas); err != nil {
 		t.Fatal(err)
 	}
-	placeConfirmed(t, s.APIURL)
+	placeConfirmed(t, s)
 }
 
-func placeConfirmed(t *testing.T, apiURL string) {
+func placeConfirmed(t *testing.T, s *stack.Stack) {
 	t.Helper()
+	token, err := s.Tokens.Customer("cust-stack")
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := []byte(`{"customer_id":"cust-stack","payment_token":"tok_visa","lines":[{"sku":"SKU-MUG","quantity":1}]}`)
-	req, _ := http.NewRequest(http.MethodPost, apiURL+"/orders", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, s.APIURL+"/orders", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", "stack-"+testenv.Suffix())
 	req.Header.Set("Prefer", "wait=20")

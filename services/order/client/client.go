@@ -15,6 +15,10 @@ import (
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 )
 
+// ServiceName is the order service's name: its configuration prefix and the audience of the
+// service tokens its callers send (auth.Signer.Client).
+const ServiceName = "order"
+
 // NewLine is one requested line of a new order.
 type NewLine struct {
 	SKU      string `json:"sku" minLength:"1" maxLength:"64"`

@@ -12,6 +12,10 @@ import (
 	"github.com/sagaflow/sagaflow/internal/svcclient"
 )
 
+// ServiceName is the payment service's name: its configuration prefix and the audience of the
+// service tokens its callers send (auth.Signer.Client).
+const ServiceName = "payment"
+
 // Payment statuses.
 const (
 	PaymentAuthorized = "AUTHORIZED"
