@@ -170,15 +170,14 @@ func (c Config) validateAuth() error {
 		if c.ServiceKey == "" {
 			return fmt.Errorf("API_SERVICE_KEY must hold the API's private service key (set %s=true to run without authentication, locally only)", auth.InsecureVariable)
 		}
-		if err := c.Config.EncryptionRequired(); err != nil {
+	}
+	if c.ServiceKey != "" {
+		if _, err := c.signer(); err != nil {
 			return err
 		}
 	}
-	if c.ServiceKey == "" {
-		return nil
-	}
-	if _, err := c.signer(); err != nil {
-		return err
+	if !c.Insecure {
+		return c.Config.EncryptionRequired()
 	}
 	return nil
 }

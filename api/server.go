@@ -222,10 +222,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	deps := Deps{
-		Temporal:  tc,
-		Redis:     rdb,
-		Orders:    orderclient.New(cfg.OrderServiceURL, orderHTTP, cfg.ServiceCallTimeout),
-		Inventory: inventoryclient.New(cfg.InventoryServiceURL, inventoryHTTP, cfg.ServiceCallTimeout),
+		Temporal:      tc,
+		Redis:         rdb,
+		Orders:        orderclient.New(cfg.OrderServiceURL, orderHTTP, cfg.ServiceCallTimeout),
+		Inventory:     inventoryclient.New(cfg.InventoryServiceURL, inventoryHTTP, cfg.ServiceCallTimeout),
 		DataConverter: dc,
 	}
 	checks := map[string]httpserver.Check{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/idempotency"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/internal/svcrun"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	"github.com/sagaflow/sagaflow/services/order"
@@ -104,6 +105,10 @@ func TestAPIConfig(t *testing.T) {
 		return string(k.Private)
 	}
 	apiKey, sagaKey := newKey(auth.IdentityAPI), newKey(auth.IdentitySagaWorker)
+	payloadKey, err := payloadcodec.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := map[string]string{
 		"ORDER_SERVICE_URL": "http://127.0.0.1:1", "INVENTORY_SERVICE_URL": "http://127.0.0.1:1", "TEMPORAL_ADDRESS": "127.0.0.1:1",
 	}
@@ -118,7 +123,8 @@ func TestAPIConfig(t *testing.T) {
 		return env
 	}
 	secure := map[string]string{"AUTH_ISSUER": "https://login.example.com/", "AUTH_AUDIENCE": "sagaflow-api",
-		"AUTH_JWKS_URL": "http://127.0.0.1:1/jwks.json", "API_SERVICE_KEY": apiKey}
+		"AUTH_JWKS_URL": "http://127.0.0.1:1/jwks.json", "API_SERVICE_KEY": apiKey,
+		"TEMPORAL_PAYLOAD_KEYS": payloadKey, "TEMPORAL_PAYLOAD_KEY_ID": "k1"}
 	without := func(key string) map[string]string {
 		env := with(secure)
 		delete(env, key)
@@ -134,13 +140,14 @@ func TestAPIConfig(t *testing.T) {
 		{name: "nothing about authentication", env: with(nil), wantErr: "AUTH_ISSUER"},
 		{name: "no audience", env: without("AUTH_AUDIENCE"), wantErr: "AUTH_AUDIENCE"},
 		{name: "no service key", env: without("API_SERVICE_KEY"), wantErr: "API_SERVICE_KEY"},
+		{name: "no payload keys", env: without("TEMPORAL_PAYLOAD_KEYS"), wantErr: "TEMPORAL_PAYLOAD_KEYS"},
 		{name: "another identity's service key", env: with(map[string]string{"AUTH_ISSUER": secure["AUTH_ISSUER"], "AUTH_AUDIENCE": "a", "API_SERVICE_KEY": sagaKey}), wantErr: "API_SERVICE_KEY"},
 		{name: "an HMAC algorithm", env: with(map[string]string{"AUTH_ISSUER": secure["AUTH_ISSUER"], "AUTH_AUDIENCE": "a", "API_SERVICE_KEY": apiKey, "AUTH_ALGORITHMS": "HS256"}), wantErr: "AUTH_ALGORITHMS"},
 		{name: "insecure", env: with(map[string]string{"SAGAFLOW_INSECURE": "true"}), warns: true},
 		{name: "insecure with a bad service key", env: with(map[string]string{"SAGAFLOW_INSECURE": "true", "API_SERVICE_KEY": "{}"}), wantErr: "API_SERVICE_KEY"},
 	}
 	vars := []string{"ORDER_SERVICE_URL", "INVENTORY_SERVICE_URL", "TEMPORAL_ADDRESS", "AUTH_ISSUER", "AUTH_AUDIENCE",
-		"AUTH_JWKS_URL", "AUTH_ALGORITHMS", "API_SERVICE_KEY", "SAGAFLOW_INSECURE"}
+		"AUTH_JWKS_URL", "AUTH_ALGORITHMS", "API_SERVICE_KEY", "SAGAFLOW_INSECURE", "TEMPORAL_PAYLOAD_KEYS", "TEMPORAL_PAYLOAD_KEY_ID"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			testenv.SetOnlyEnv(t, vars, tc.env)

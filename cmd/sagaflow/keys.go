@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sagaflow/sagaflow/internal/auth"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/tools/devauth"
 )
 
@@ -30,8 +31,11 @@ func keyVariable(identity string) string {
 // with each goes to stderr. `keys local --identity NAME` prints the private key `make run`
 // gave NAME, for a tool run by hand against it (SAGAFLOW_ADMIN_KEY of `sagaflow audit`).
 func runKeys(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "payload" {
+		return runPayloadKey(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "new" && args[0] != "local") {
-		return &usageError{"keys: `keys new --identity NAME` or `keys local --identity NAME`"}
+		return &usageError{"keys: `keys new --identity NAME`, `keys local --identity NAME` or `keys payload --id ID`"}
 	}
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -66,5 +70,29 @@ func runKeys(args []string, stdout, stderr io.Writer) error {
 		"  line 1, private: the secret of the %s component only (%s); keep it in a secret store\n"+
 		"  line 2, public: add it to SERVICE_AUTH_TRUSTED_KEYS of every service, then give out the private key (docs/security.md)\n",
 		key.KeyID, *identity, keyVariable(*identity))
+	return nil
+}
+
+// runPayloadKey prints a new payload encryption key as a TEMPORAL_PAYLOAD_KEYS entry.
+func runPayloadKey(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("keys payload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.String("id", "", "the key's id, e.g. the date it is introduced (2026-12)")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 || *id == "" {
+		return &usageError{"keys payload: give --id ID and nothing else"}
+	}
+	entry, err := payloadcodec.GenerateKey(*id)
+	if err != nil {
+		return &usageError{"keys payload: " + err.Error()}
+	}
+	if _, err := fmt.Fprintln(stdout, entry); err != nil {
+		return err
+	}
+	// Guidance only: the key is already written.
+	_, _ = fmt.Fprintf(stderr, "new payload key %s: add the line to TEMPORAL_PAYLOAD_KEYS (comma-separated) of every component "+
+		"that talks to Temporal and of the codec server, roll them, then set TEMPORAL_PAYLOAD_KEY_ID=%s everywhere (docs/security.md)\n", *id, *id)
 	return nil
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sagaflow/sagaflow/internal/auth"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/tools/devauth"
 )
 
@@ -96,5 +98,21 @@ func TestKeysUsage(t *testing.T) {
 		if !errors.As(err, &usage) || out.Len() != 0 {
 			t.Errorf("keys %v: err = %v, stdout %q; want a usage error and no key", args, err, out.String())
 		}
+	}
+}
+
+// TestKeysPayload: the printed entry is a keyring the components accept, and encrypts.
+func TestKeysPayload(t *testing.T) {
+	var out bytes.Buffer
+	if err := runKeys([]string{"payload", "--id", "2026-12"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg := payloadcodec.Config{Keys: payloadcodec.Secret(strings.TrimSpace(out.String())), KeyID: "2026-12"}
+	if err := cfg.Validate(); err != nil || !cfg.Enabled() {
+		t.Fatalf("the printed key is not a usable keyring: %v", err)
+	}
+	var usage *usageError
+	if err := runKeys([]string{"payload"}, &out, io.Discard); !errors.As(err, &usage) {
+		t.Fatalf("keys payload without --id: %v, want a usage error", err)
 	}
 }

@@ -56,6 +56,7 @@ commands:
                            the public JWK the services trust (docs/security.md)
   keys local --identity NAME
                            print the private key ` + "`make run`" + ` gave NAME (keys under .run/auth)
+  keys payload --id ID     print a new payload encryption key, a TEMPORAL_PAYLOAD_KEYS entry
   openapi [--out DIR]      write the OpenAPI documents of the API and every service
   token --customer ID | --operator NAME [--ttl D]
                            print an access token from the local development issuer of
