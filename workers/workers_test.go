@@ -24,6 +24,7 @@ import (
 	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/httpserver"
 	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/internal/requestid"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
 	"github.com/sagaflow/sagaflow/services/inventory"
@@ -76,6 +77,10 @@ func TestConfigFromEnvironment(t *testing.T) {
 			t.Fatal(err)
 		}
 		return string(raw)
+	}
+	payloadKey, err := payloadcodec.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
 	}
 	// What every case has unless it says otherwise: the keys of the four pools.
 	allKeys := set(auth.IdentitySagaWorker, auth.IdentityOrdersWorker, auth.IdentityPaymentsWorker, auth.IdentityInventoryWorker)
@@ -132,12 +137,16 @@ func TestConfigFromEnvironment(t *testing.T) {
 		{name: "not a key", pools: []string{"sagas"}, env: map[string]string{"WORKER_SERVICE_KEYS": "secret"},
 			wantErr: []string{"WORKER_SERVICE_KEYS"}},
 		{name: "insecure runs without keys", pools: []string{"all"},
-			env: with(with(urls, "WORKER_SERVICE_KEYS", ""), "SAGAFLOW_INSECURE", "true")},
+			env: with(with(with(with(urls, "WORKER_SERVICE_KEYS", ""), "SAGAFLOW_INSECURE", "true"), "TEMPORAL_PAYLOAD_KEYS", ""), "TEMPORAL_PAYLOAD_KEY_ID", "")},
+		{name: "no payload keys", pools: []string{"sagas"}, env: map[string]string{"TEMPORAL_PAYLOAD_KEYS": ""},
+			wantErr: []string{"TEMPORAL_PAYLOAD_KEYS"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("SAGAFLOW_INSECURE", "false")
 			t.Setenv("WORKER_SERVICE_KEYS", allKeys)
+			t.Setenv("TEMPORAL_PAYLOAD_KEYS", payloadKey)
+			t.Setenv("TEMPORAL_PAYLOAD_KEY_ID", "k1")
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
@@ -176,7 +185,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 func TestRunServesHealthAndStops(t *testing.T) {
 	addr := freeAddr(t)
 	cfg := workers.Config{
-		Config:                          temporalclient.Config{Address: testtemporal.TemporalAddress(t), Namespace: "default"},
+		Config:                          temporalclient.Config{Address: testtemporal.TemporalAddress(t), Namespace: "default", Config: testPayloadKeys(t)},
 		SagasMaxConcurrentWorkflowTasks: 10,
 		ServiceCallTimeout:              time.Second,
 		StopTimeout:                     5 * time.Second,
@@ -606,4 +615,14 @@ func TestLocalStepsWithoutClients(t *testing.T) {
 	if scheduled != 9 || markers != 9 {
 		t.Errorf("%d local attempts and %d activities on queues, want 9 of each", markers, scheduled)
 	}
+}
+
+// testPayloadKeys is a fresh payload keyring.
+func testPayloadKeys(t *testing.T) payloadcodec.Config {
+	t.Helper()
+	key, err := payloadcodec.GenerateKey("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payloadcodec.Config{Keys: payloadcodec.Secret(key), KeyID: "test"}
 }

@@ -627,8 +627,13 @@ func (s *suite) acceptedWrite(t *testing.T, op, caller string) int {
 			t.Fatal(err)
 		}
 		var memo string
-		if p := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()["customer_id"]; p == nil || converter.GetDefaultDataConverter().FromPayload(p, &memo) != nil || memo != customerA {
+		// The memo is encrypted like every payload: only the system's converter reads it.
+		p := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()["customer_id"]
+		if p == nil || s.sys.DataConverter().FromPayload(p, &memo) != nil || memo != customerA {
 			t.Errorf("saga memo customer_id %q, want %q", memo, customerA)
+		}
+		if p != nil && converter.GetDefaultDataConverter().FromPayload(p, new(string)) == nil {
+			t.Errorf("the saga's memo holds the customer id in clear")
 		}
 		return a.status
 	}

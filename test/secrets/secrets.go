@@ -63,7 +63,11 @@ func Deploy(t testing.TB, sys *system.System, hostPort string, keys payloadcodec
 	}
 	group, err := workers.New(c, workers.Options{
 		Pools: []string{workers.PoolAll}, Queues: queues,
-		Orders: sys.Orders, Payments: sys.Payments, Inventory: sys.Inventory,
+		// Each pool calls as its own identity, as system.Start's pools do.
+		Local:       workers.Clients(sys.ClientsAs(workers.PoolIdentity(workers.PoolSagas))),
+		Orders:      sys.ClientsAs(workers.PoolIdentity(workers.PoolOrders)).Orders,
+		Payments:    sys.ClientsAs(workers.PoolIdentity(workers.PoolPayments)).Payments,
+		Inventory:   sys.ClientsAs(workers.PoolIdentity(workers.PoolInventory)).Inventory,
 		StopTimeout: 5 * time.Second,
 	})
 	if err != nil {

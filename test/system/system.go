@@ -152,6 +152,10 @@ func (s *System) APIConfig(t testing.TB, keySpace string) api.Config {
 	return cfg
 }
 
+// DataConverter reads and writes payloads the way the system's clients do (encrypted with
+// PayloadKeys).
+func (s *System) DataConverter() converter.DataConverter { return s.dataConverter }
+
 // ClientsAs returns clients of the three services that call as identity.
 func (s *System) ClientsAs(identity string) testkeys.Clients {
 	return s.Keys.ClientsAs(identity, testkeys.URLs{Order: s.OrderURL, Payment: s.PaymentURL, Inventory: s.InventoryURL}, s.http, callTimeout)

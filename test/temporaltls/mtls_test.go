@@ -11,8 +11,11 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/internal/temporalclient"
+	"github.com/sagaflow/sagaflow/test/testkeys"
 	"github.com/sagaflow/sagaflow/test/testtemporal"
 	"github.com/sagaflow/sagaflow/workers"
 )
@@ -155,10 +158,17 @@ func TestWorkersStopWithoutCertificate(t *testing.T) {
 	srv := testtemporal.MTLSServer(t)
 	temporal := mtlsConfig(srv)
 	temporal.TLSClientCertPath, temporal.TLSClientKeyPath = "", ""
+	key, err := payloadcodec.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	temporal.Config = payloadcodec.Config{Keys: payloadcodec.Secret(key), KeyID: "k1"}
+	// A configuration that is whole but for the certificate.
 	cfg := workers.Config{
 		Config:                          temporal,
 		SagasMaxConcurrentWorkflowTasks: 10,
 		StopTimeout:                     time.Second,
+		ServiceKeys:                     string(testkeys.New(t).Private[auth.IdentitySagaWorker]),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
