@@ -177,7 +177,7 @@ func (c Config) validateAuth() error {
 		}
 	}
 	if !c.Insecure {
-		return c.Config.EncryptionRequired()
+		return c.EncryptionRequired()
 	}
 	return nil
 }

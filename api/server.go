@@ -217,7 +217,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		orderHTTP, inventoryHTTP = signer.Client(httpClient, audienceOrder), signer.Client(httpClient, audienceInventory)
 	}
 	// The memo is read back with the converter the client writes it with.
-	dc, err := cfg.Config.DataConverter()
+	dc, err := cfg.DataConverter()
 	if err != nil {
 		return err
 	}

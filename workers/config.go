@@ -145,7 +145,7 @@ func (c Config) Validate(pools []string) error {
 	}
 	if !c.Insecure {
 		// Histories must not hold tokens, customers or lines in clear.
-		if err := c.Config.EncryptionRequired(); err != nil {
+		if err := c.EncryptionRequired(); err != nil {
 			errs = append(errs, err)
 		}
 	}

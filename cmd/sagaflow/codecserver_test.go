@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -51,7 +52,7 @@ func TestCodecServerTakesOperatorTokens(t *testing.T) {
 	go func() { done <- runCodecServer(ctx, logging.Discard()) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil && err != context.Canceled {
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("codec server: %v", err)
 		}
 	})

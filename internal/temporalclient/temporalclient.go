@@ -54,7 +54,7 @@ type Config struct {
 // EncryptionRequired refuses a configuration without payload keys: components outside
 // local use must not write sagas in clear.
 func (c Config) EncryptionRequired() error {
-	if !c.Config.Enabled() {
+	if !c.Enabled() {
 		return errors.New("TEMPORAL_PAYLOAD_KEYS must hold the payload encryption keys (generate one with `sagaflow keys payload`)")
 	}
 	return nil

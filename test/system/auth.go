@@ -22,7 +22,7 @@ type apiIssuer struct {
 	once    sync.Once
 	issuer  *devauth.Issuer
 	jwksURL string
-	err        error
+	err     error
 }
 
 // apiIssuer starts the issuer on first use; it stops when the test that first used it ends,
