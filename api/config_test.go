@@ -13,6 +13,7 @@ import (
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 )
 
 func TestConfigDefaultsMatchEnvironmentDefaults(t *testing.T) {
@@ -22,6 +23,9 @@ func TestConfigDefaultsMatchEnvironmentDefaults(t *testing.T) {
 	t.Setenv("AUTH_ISSUER", "https://login.example.com/")
 	t.Setenv("AUTH_AUDIENCE", "sagaflow-api")
 	t.Setenv("API_SERVICE_KEY", key)
+	keys := payloadKeys(t)
+	t.Setenv("TEMPORAL_PAYLOAD_KEYS", string(keys.Keys))
+	t.Setenv("TEMPORAL_PAYLOAD_KEY_ID", keys.KeyID)
 	cfg, err := api.LoadConfig()
 	if err != nil {
 		t.Fatal(err)
@@ -29,9 +33,20 @@ func TestConfigDefaultsMatchEnvironmentDefaults(t *testing.T) {
 	want := api.DefaultConfig()
 	want.OrderServiceURL, want.InventoryServiceURL = "http://127.0.0.1:8081", "http://127.0.0.1:8083"
 	want.Issuer, want.Audience, want.ServiceKey = "https://login.example.com/", "sagaflow-api", key
+	want.Config.Config = keys
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("LoadConfig() = %+v\nDefaultConfig() = %+v", cfg, want)
 	}
+}
+
+// payloadKeys is a fresh payload keyring.
+func payloadKeys(t *testing.T) payloadcodec.Config {
+	t.Helper()
+	key, err := payloadcodec.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payloadcodec.Config{Keys: payloadcodec.Secret(key), KeyID: "k1"}
 }
 
 // serviceKey is a fresh private service key of identity, as a JWK document.
@@ -57,6 +72,7 @@ func TestConfigValidateNamesTheVariable(t *testing.T) {
 	valid.OrderServiceURL, valid.InventoryServiceURL = "http://o:8081", "http://i:8083"
 	valid.Issuer, valid.Audience = "https://login.example.com/", "sagaflow-api"
 	valid.ServiceKey = serviceKey(t, auth.IdentityAPI)
+	valid.Config.Config = payloadKeys(t)
 	if err := valid.Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/sagaflow/sagaflow/api"
 	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/internal/logging"
+	"github.com/sagaflow/sagaflow/internal/payloadcodec"
 	"github.com/sagaflow/sagaflow/services/inventory"
 	inventoryclient "github.com/sagaflow/sagaflow/services/inventory/client"
 	"github.com/sagaflow/sagaflow/services/order"
@@ -98,12 +99,14 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	orderURL, inventoryURL := "http://127.0.0.1:1", "http://127.0.0.1:1"
 	if o.services {
 		_, odb := testenv.ServiceDatabase(t, "order")
-		osrv := httptest.NewServer(contract.MustFor(t, "order").Handler(t,
-			order.NewHandler(order.NewService(odb, logging.Discard()), logging.Discard(), nil)))
+		// The services' own guards are tested in test/svcauthz; here they let the API's
+		// reads and the tests' set-up through.
+		osrv := httptest.NewServer(contract.MustFor(t, "order").WithoutAuthentication().Handler(t,
+			order.NewGuardedHandler(order.NewService(odb, logging.Discard()), auth.Unprotected(logging.Discard()), logging.Discard(), nil)))
 		t.Cleanup(osrv.Close)
 		_, idb := testenv.ServiceDatabase(t, "inventory")
-		isrv := httptest.NewServer(contract.MustFor(t, "inventory").Handler(t,
-			inventory.NewHandler(inventory.NewService(idb, logging.Discard()), logging.Discard(), nil)))
+		isrv := httptest.NewServer(contract.MustFor(t, "inventory").WithoutAuthentication().Handler(t,
+			inventory.NewGuardedHandler(inventory.NewService(idb, logging.Discard()), auth.Unprotected(logging.Discard()), logging.Discard(), nil)))
 		t.Cleanup(isrv.Close)
 		orderURL, inventoryURL = osrv.URL, isrv.URL
 	}
@@ -168,6 +171,7 @@ type testAuth struct {
 	issuer     *devauth.Issuer
 	oidc       auth.OIDCConfig
 	serviceKey string
+	payload    payloadcodec.Config
 }
 
 const testIssuerURL = "https://issuer.api.test/"
@@ -186,13 +190,19 @@ func newTestAuth(tb testing.TB) *testAuth {
 	}
 	oidc := api.DefaultConfig().OIDCConfig
 	oidc.Issuer, oidc.Audience, oidc.JWKSURL = testIssuerURL, devauth.DefaultAudience, srv.URL+devauth.JWKSPath
-	return &testAuth{issuer: issuer, oidc: oidc, serviceKey: string(key.Private)}
+	entry, err := payloadcodec.GenerateKey("k1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &testAuth{issuer: issuer, oidc: oidc, serviceKey: string(key.Private),
+		payload: payloadcodec.Config{Keys: payloadcodec.Secret(entry), KeyID: "k1"}}
 }
 
 // configure points cfg at the issuer.
 func (a *testAuth) configure(cfg *api.Config) {
 	cfg.OIDCConfig = a.oidc
 	cfg.ServiceKey = a.serviceKey
+	cfg.Config.Config = a.payload
 }
 
 // verifier checks the issuer's tokens until the test ends, as api.Run's does.

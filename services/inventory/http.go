@@ -337,12 +337,6 @@ func NewGuardedHandler(svc *Service, guard *auth.Guard, logger *slog.Logger, rea
 	return svcrun.Handler(apiInfo, guard, logger, ready, svc.Register)
 }
 
-// NewHandler is the handler with no trusted caller: every operation answers 401. It fails
-// closed for code that builds the handler without keys; serve NewGuardedHandler.
-func NewHandler(svc *Service, logger *slog.Logger, ready *httpserver.Readiness) http.Handler {
-	return NewGuardedHandler(svc, nil, logger, ready)
-}
-
 // Spec returns the service's OpenAPI document.
 func Spec() *huma.OpenAPI {
 	return svcrun.Spec(apiInfo, NewService(nil, logging.Discard()).Register)

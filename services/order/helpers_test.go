@@ -40,7 +40,7 @@ func newEnv(t *testing.T) *env {
 	logger := logging.New(logs, "info", "order")
 	// Every request and answer is held to the committed document. Who may call is
 	// test/svcauthz's subject: here every caller is let through.
-	srv := httptest.NewServer(contract.MustFor(t, "order").Handler(t, order.NewGuardedHandler(order.NewService(db, logger), auth.Unprotected(logger), logger, nil)))
+	srv := httptest.NewServer(contract.MustFor(t, "order").WithoutAuthentication().Handler(t, order.NewGuardedHandler(order.NewService(db, logger), auth.Unprotected(logger), logger, nil)))
 	t.Cleanup(srv.Close)
 	return &env{t: t, db: db, url: srv.URL, c: client.New(srv.URL, srv.Client(), 10*time.Second), logs: logs}
 }

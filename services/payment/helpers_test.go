@@ -38,7 +38,7 @@ func newEnv(t *testing.T, latency time.Duration) *env {
 	ready := httpserver.NewReadiness(map[string]httpserver.Check{"postgres": db.PingContext})
 	// Every request and answer is held to the committed document. Who may call is
 	// test/svcauthz's subject: here every caller is let through.
-	srv := httptest.NewServer(contract.MustFor(t, "payment").Handler(t, payment.NewGuardedHandler(svc, auth.Unprotected(logger), logger, ready)))
+	srv := httptest.NewServer(contract.MustFor(t, "payment").WithoutAuthentication().Handler(t, payment.NewGuardedHandler(svc, auth.Unprotected(logger), logger, ready)))
 	t.Cleanup(srv.Close)
 	return &env{db: db, url: srv.URL, c: client.New(srv.URL, srv.Client(), 15*time.Second), logs: logs}
 }
