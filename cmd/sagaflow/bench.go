@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sagaflow/sagaflow/internal/auth"
 	"github.com/sagaflow/sagaflow/tools/bench"
 	"github.com/sagaflow/sagaflow/tools/localinfra"
 )
@@ -41,6 +42,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.LocalSteps, "local-steps", cfg.LocalSteps, "run sagas with local steps (SAGA_LOCAL_STEPS); false puts every step on its service's queue")
 	fs.BoolVar(&cfg.SerialOnly, "serial-only", false, "stop after the one-at-a-time runs (quick profiling)")
 	env := fs.String("env", "", "extra NAME=VALUE,... for every component (experiments)")
+	insecure := fs.Bool("insecure", false, "run every component without authentication and payload encryption, to measure what they cost")
 	if err := fs.Parse(args); err != nil {
 		return &usageError{err.Error()}
 	}
@@ -61,6 +63,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			if !ok {
 				return &usageError{"bench: --env takes NAME=VALUE pairs"}
 			}
+			cfg.Env[k] = v
+		}
+	}
+	if *insecure {
+		if cfg.Env == nil {
+			cfg.Env = map[string]string{}
+		}
+		// The stack's keys are emptied over, so nothing is signed, verified or encrypted.
+		for k, v := range map[string]string{
+			auth.InsecureVariable: "true", "TEMPORAL_PAYLOAD_KEYS": "", "TEMPORAL_PAYLOAD_KEY_ID": "",
+			"API_SERVICE_KEY": "", "WORKER_SERVICE_KEYS": "", "SERVICE_AUTH_TRUSTED_KEYS": "",
+			"AUTH_ISSUER": "", "AUTH_AUDIENCE": "", "AUTH_JWKS_URL": "",
+		} {
 			cfg.Env[k] = v
 		}
 	}

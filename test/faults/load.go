@@ -303,8 +303,8 @@ func (l *Load) place(ctx context.Context, o *Order) error {
 			if err := json.Unmarshal(body, &out); err != nil {
 				return fmt.Errorf("order %s: answer unreadable: %w", o.Key, err)
 			}
-			// The suite's API runs without authentication (tools/stack): no subject in the id.
-			if want := api.OrderIDForKey("", o.Key); out.ID != want {
+			// The id is the customer's (the token's subject) and the key's.
+			if want := api.OrderIDForKey(o.Body.CustomerID, o.Key); out.ID != want {
 				return fmt.Errorf("order %s: answered id %s, want %s", o.Key, out.ID, want)
 			}
 			l.mu.Lock()

@@ -260,8 +260,9 @@ func (o *Orders) Op(scenario, run string) Op {
 }
 
 func (o *Orders) place(ctx context.Context, key string, p orderPlan, start time.Time) Outcome {
-	// The bench runs the API without authentication (tools/stack): no subject in the id.
-	out := Outcome{ID: api.OrderIDForKey("", key)}
+	// The id the API derives for the token's subject; the answer's own id replaces it (an
+	// API run without authentication, bench --insecure, derives it from the key alone).
+	out := Outcome{ID: api.OrderIDForKey(p.body.CustomerID, key)}
 	body, err := json.Marshal(p.body)
 	if err != nil {
 		return fail(out, "encode", err)
@@ -285,6 +286,9 @@ func (o *Orders) place(ctx context.Context, key string, p orderPlan, start time.
 		out.Accepted = true
 		if err := json.Unmarshal(raw, &order); err != nil {
 			return fail(out, "decode", err)
+		}
+		if order.ID != "" {
+			out.ID = order.ID
 		}
 	default:
 		return failStatus(out, "http-", status, raw)
