@@ -100,9 +100,15 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
+	dc, err := e.Stack.PayloadKeys.DataConverter()
+	if err != nil {
+		return nil, err
+	}
 	e.Temporal, err = client.Dial(client.Options{
 		HostPort: e.Stack.TempAddr,
 		Logger:   tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		// The stack's payloads are encrypted; the suite reads them with the same keys.
+		DataConverter: dc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dial temporal: %w", err)

@@ -241,8 +241,19 @@ func (e *Env) checkSagas(ctx context.Context, want map[string]*Order, r *Result)
 			r.problem(true, "order %s has no saga", id)
 		}
 	}
+	// The histories hold encrypted payloads: the replayer reads them with the stack's keys.
+	dc, err := e.Stack.PayloadKeys.DataConverter()
+	if err != nil {
+		return err
+	}
+	fc, err := e.Stack.PayloadKeys.FailureConverter()
+	if err != nil {
+		return err
+	}
 	replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
 		ContextPropagators: []workflow.ContextPropagator{correlation.NewPropagator()},
+		DataConverter:      dc,
+		FailureConverter:   fc,
 	})
 	if err != nil {
 		return err
