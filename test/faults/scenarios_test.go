@@ -178,11 +178,12 @@ func scenarios() []scenario {
 		},
 		{
 			name: "overload",
-			// 120 orders in 6 s: twice the 10 orders/s the API admits.
+			// 120 orders in 6 s from 7 customers: twice the 10 orders/s the API admits from
+			// them all (rate limits count per customer: 1.4/s each).
 			orders: 120, span: 6 * time.Second,
 			mix: faults.Mix{faults.Happy: 100, faults.Declined: 10, faults.NoFunds: 10},
 			opts: faults.Options{
-				Env: map[string]string{"RATE_LIMIT_PER_SECOND": "10", "RATE_LIMIT_BURST": "10"},
+				Env: map[string]string{"RATE_LIMIT_PER_SECOND": "1.4", "RATE_LIMIT_BURST": "2"},
 				// Under load a saga start may take longer than the suite's short default.
 				ComponentEnv: map[string]map[string]string{stack.API: {"SERVICE_CALL_TIMEOUT": "5s"}},
 			},
