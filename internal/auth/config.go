@@ -21,8 +21,9 @@ const InsecureVariable = "SAGAFLOW_INSECURE"
 
 // WarnInsecure logs, at every start, that component runs without authentication.
 func WarnInsecure(logger *slog.Logger, component string) {
-	logger.Warn("AUTHENTICATION IS OFF: "+InsecureVariable+" is set; anyone who reaches this component may call it. Local use only.",
-		"component", component)
+	// The component is named in the message: the logger already carries it as a field.
+	logger.Warn("AUTHENTICATION IS OFF in " + component + ": " + InsecureVariable +
+		" is set; anyone who reaches it may call it. Local use only.")
 }
 
 // OIDCConfig is how the public API (and the codec server) verifies OAuth 2 / OIDC access
